@@ -1,0 +1,56 @@
+# ngx_evbus: build, run, test, bench.  See README.md.
+
+SHELL        := /bin/bash
+NGX_SRC      ?= /usr/share/nginx/src
+BUILD        := $(CURDIR)/build
+MODULE       := $(BUILD)/ngx_http_evbus_module.so
+NGINX        ?= /usr/sbin/nginx
+KAFKA_PORT   ?= 9092
+export KAFKA_PORT
+
+SOURCES := config ngx_evbus_module.c $(wildcard src/*.c src/*.h)
+
+.PHONY: all module deps kafka-fetch kafka-start kafka-stop run stop test \
+        unit bench clean
+
+all: module
+
+module: $(MODULE)
+
+deps:
+	@scripts/deps.sh build
+
+$(MODULE): $(SOURCES)
+	@scripts/deps.sh build
+	@scripts/build.sh "$(NGX_SRC)" "$(BUILD)" "$(EVBUS_CC_OPT)" \
+	    "$(EVBUS_LD_OPT)" "$(MODULE)"
+
+kafka-fetch:
+	@scripts/kafka.sh fetch
+
+kafka-start:
+	@scripts/kafka.sh start
+
+kafka-stop:
+	@scripts/kafka.sh stop
+
+run: module
+	@scripts/run.sh start
+
+stop:
+	@scripts/run.sh stop
+
+unit:
+	@scripts/deps.sh build
+	@scripts/unit.sh "$(BUILD)/unit"
+
+test: module unit
+	@scripts/deps.sh test
+	@scripts/test.sh
+
+bench: module
+	@scripts/deps.sh bench
+	@scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Builds the dynamic module against the configured header tree of
+# Debian's nginx-dev (or any nginx source tree given as $1).
+set -euo pipefail
+
+ngx_src=$1 build=$2 cc_opt=$3 ld_opt=$4 out=$5
+top=$(cd "$(dirname "$0")/.." && pwd)
+tree=$build/nginx
+
+mkdir -p "$build"
+
+if [ ! -f "$tree/.configured" ] || [ "$top/config" -nt "$tree/.configured" ] \
+   || [ "$(cat "$tree/.configured")" != "$cc_opt|$ld_opt" ]
+then
+    rm -rf "$tree"
+    cp -r "$ngx_src" "$tree"
+    (cd "$tree" && ./configure --with-compat --with-threads \
+        --add-dynamic-module="$top" \
+        --with-cc-opt="-Wall -Wextra -Wno-unused-parameter $cc_opt" \
+        --with-ld-opt="$ld_opt" > "$build/configure.log" 2>&1) || {
+        cat "$build/configure.log" >&2
+        exit 1
+    }
+    echo "$cc_opt|$ld_opt" > "$tree/.configured"
+fi
+
+make -s -C "$tree" -f objs/Makefile modules
+install -m 0755 "$tree/objs/ngx_http_evbus_module.so" "$out.tmp"
+mv -f "$out.tmp" "$out"
+
+want=$(strings /usr/sbin/nginx | grep -m1 '^8,4,8,' || true)
+have=$(strings "$out" | grep -m1 '^8,4,8,' || true)
+if [ -n "$want" ] && [ "$want" != "$have" ]; then
+    echo "module signature $have differs from /usr/sbin/nginx's $want" >&2
+    exit 1
+fi
+echo "built $out"

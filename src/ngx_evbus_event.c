@@ -1,0 +1,1606 @@
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "ngx_evbus_event.h"
+
+
+#define NGX_EVBUS_KEY_OTHER       0
+#define NGX_EVBUS_KEY_TYPE        1
+#define NGX_EVBUS_KEY_ID          2
+#define NGX_EVBUS_KEY_VERSION     3
+#define NGX_EVBUS_KEY_METADATA    4
+
+#define NGX_EVBUS_VALUE_SCALAR    0
+#define NGX_EVBUS_VALUE_MAP       1
+#define NGX_EVBUS_VALUE_ARRAY     2
+
+#define NGX_EVBUS_SCALAR_OTHER    0
+#define NGX_EVBUS_SCALAR_STRING   1
+#define NGX_EVBUS_SCALAR_NUMBER   2
+
+/* a later error replaces an earlier one only when it ranks higher */
+#define NGX_EVBUS_ERR_CONTENT     1
+#define NGX_EVBUS_ERR_SYNTAX      2
+#define NGX_EVBUS_ERR_SIZE        3
+
+#define NGX_EVBUS_GEN_ID_LEN      (sizeof("\"event_id\":\"\",") - 1        \
+                                   + NGX_EVBUS_UUID_LEN)
+
+#define ngx_evbus_is_ws(c)                                                    \
+    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r'                 \
+     || (c) == '\f' || (c) == '\v')
+
+
+typedef struct {
+    size_t                      start;
+    size_t                      end;
+} ngx_evbus_span_t;
+
+
+/* the event being parsed; offsets are absolute in the body */
+typedef struct {
+    size_t                      start;
+    size_t                      end;
+    size_t                      md_start;     /* metadata's '{' */
+    size_t                      md_end;       /* just after its '}' */
+    size_t                      md_prev;      /* after the previous token */
+    size_t                      nspans;       /* kept metadata members */
+    int                         key;
+    unsigned                    keys:4;       /* reserved keys seen */
+    unsigned                    err_rank:2;
+    unsigned                    active:1;
+    unsigned                    has_md:1;
+    unsigned                    in_md:1;
+    unsigned                    md_keep:1;
+} ngx_evbus_cur_t;
+
+
+struct ngx_evbus_parser_s {
+    int                         format;
+    int                         rc;
+    const char                 *error;
+
+    ngx_evbus_limits_t          limits;
+    const ngx_evbus_enrich_t   *enrich;
+    ngx_evbus_alloc_pt          alloc;
+    void                       *alloc_ctx;
+    yajl_handle                 yajl;
+
+    const char                 *err_size;
+    const char                 *err_depth;
+
+    /* the chunk being fed, and the part of it given to yajl_parse() */
+    const unsigned char        *chunk;
+    size_t                      chunk_len;
+    size_t                      chunk_base;
+    size_t                      call_base;
+    size_t                      offset;       /* body bytes seen so far */
+
+    size_t                      nest;         /* open containers */
+    size_t                      level;        /* nest of the events */
+    size_t                      prev_end;     /* after the previous element */
+    size_t                      line_values;
+
+    unsigned                    bom:2;
+    unsigned                    bom_done:1;
+    unsigned                    top_seen:1;
+    unsigned                    content:1;
+    unsigned                    line_skip:1;
+
+    ngx_evbus_cur_t             cur;
+    ngx_evbus_span_t           *spans;
+    size_t                      spans_cap;
+
+    unsigned char              *stage;
+    size_t                      stage_len;
+
+    ngx_evbus_event_t          *events;
+    size_t                      nevents;
+    size_t                      events_cap;
+};
+
+
+static yajl_handle ngx_evbus_yajl_new(ngx_evbus_parser_t *p);
+static char *ngx_evbus_yajl_reason(ngx_evbus_parser_t *p, int body,
+    size_t at);
+static char *ngx_evbus_printf(ngx_evbus_parser_t *p, const char *fmt, ...);
+static int ngx_evbus_bom(ngx_evbus_parser_t *p, const unsigned char **data,
+    size_t *len);
+static int ngx_evbus_bom_release(ngx_evbus_parser_t *p);
+static int ngx_evbus_chunk(ngx_evbus_parser_t *p, const unsigned char *data,
+    size_t len);
+static int ngx_evbus_json_chunk(ngx_evbus_parser_t *p);
+static int ngx_evbus_json_finish(ngx_evbus_parser_t *p);
+static int ngx_evbus_json_fail(ngx_evbus_parser_t *p, yajl_status st,
+    size_t at);
+static int ngx_evbus_ndjson_chunk(ngx_evbus_parser_t *p);
+static int ngx_evbus_ndjson_finish(ngx_evbus_parser_t *p);
+static int ngx_evbus_ndjson_parse(ngx_evbus_parser_t *p,
+    const unsigned char *data, size_t len, size_t base);
+static int ngx_evbus_line_end(ngx_evbus_parser_t *p, size_t nl);
+static int ngx_evbus_line_reset(ngx_evbus_parser_t *p);
+static size_t ngx_evbus_skip(ngx_evbus_parser_t *p, size_t from, size_t to,
+    int comma);
+static int ngx_evbus_byte(ngx_evbus_parser_t *p, size_t off);
+static int ngx_evbus_stage_tail(ngx_evbus_parser_t *p);
+static const unsigned char *ngx_evbus_text(ngx_evbus_parser_t *p);
+
+static int ngx_evbus_on_null(void *ctx);
+static int ngx_evbus_on_boolean(void *ctx, int value);
+static int ngx_evbus_on_number(void *ctx, const char *s, size_t len);
+static int ngx_evbus_on_string(void *ctx, const unsigned char *s,
+    size_t len);
+static int ngx_evbus_on_start_map(void *ctx);
+static int ngx_evbus_on_map_key(void *ctx, const unsigned char *s,
+    size_t len);
+static int ngx_evbus_on_start_array(void *ctx);
+static int ngx_evbus_on_end(void *ctx);
+
+static int ngx_evbus_scalar(ngx_evbus_parser_t *p, int type,
+    const unsigned char *s, size_t len);
+static int ngx_evbus_open(ngx_evbus_parser_t *p, int kind);
+static int ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off);
+static int ngx_evbus_element_end(ngx_evbus_parser_t *p, size_t off);
+static int ngx_evbus_member(ngx_evbus_parser_t *p, int type,
+    const unsigned char *s, size_t len);
+static void ngx_evbus_member_open(ngx_evbus_parser_t *p, int kind,
+    size_t off);
+static int ngx_evbus_md_member(ngx_evbus_parser_t *p, size_t off);
+static int ngx_evbus_key(const unsigned char *s, size_t len);
+static int ngx_evbus_md_reserved(const unsigned char *s, size_t len);
+static const char *ngx_evbus_check_type(const unsigned char *s, size_t len);
+static const char *ngx_evbus_check_id(size_t len);
+static int ngx_evbus_parse_version(const unsigned char *s, size_t len,
+    int64_t *version);
+
+static ngx_evbus_event_t *ngx_evbus_event(ngx_evbus_parser_t *p);
+static int ngx_evbus_event_begin(ngx_evbus_parser_t *p, size_t start);
+static int ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end);
+static void ngx_evbus_fail(ngx_evbus_parser_t *p, int rank, const char *err);
+static int ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
+    const unsigned char *text, size_t len);
+static unsigned char *ngx_evbus_write_md(ngx_evbus_parser_t *p,
+    unsigned char *b, const unsigned char *text, const unsigned char *num,
+    size_t num_len);
+static size_t ngx_evbus_itoa(unsigned char *b, int64_t n);
+static unsigned char *ngx_evbus_dup(ngx_evbus_parser_t *p,
+    const unsigned char *s, size_t len);
+
+
+static yajl_callbacks  ngx_evbus_callbacks = {
+    ngx_evbus_on_null,
+    ngx_evbus_on_boolean,
+    NULL,
+    NULL,
+    ngx_evbus_on_number,
+    ngx_evbus_on_string,
+    ngx_evbus_on_start_map,
+    ngx_evbus_on_map_key,
+    ngx_evbus_on_end,
+    ngx_evbus_on_start_array,
+    ngx_evbus_on_end
+};
+
+
+static const char  *ngx_evbus_duplicate[] = {
+    NULL,
+    "duplicate key \"event_type\"",
+    "duplicate key \"event_id\"",
+    "duplicate key \"event_version\"",
+    "duplicate key \"metadata\""
+};
+
+
+ngx_evbus_parser_t *
+ngx_evbus_parser_create(int format, const ngx_evbus_limits_t *limits,
+    const ngx_evbus_enrich_t *enrich, ngx_evbus_alloc_pt alloc,
+    void *alloc_ctx)
+{
+    ngx_evbus_parser_t  *p;
+
+    if (format != NGX_EVBUS_FORMAT_JSON && format != NGX_EVBUS_FORMAT_NDJSON) {
+        return NULL;
+    }
+
+    p = alloc(alloc_ctx, sizeof(ngx_evbus_parser_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memset(p, 0, sizeof(ngx_evbus_parser_t));
+
+    p->format = format;
+    p->limits = *limits;
+    p->enrich = enrich;
+    p->alloc = alloc;
+    p->alloc_ctx = alloc_ctx;
+
+    p->err_size = ngx_evbus_printf(p,
+                      "event is larger than evbus_max_event_size (%zu bytes)",
+                      limits->max_event_size);
+    p->err_depth = ngx_evbus_printf(p, "event nests deeper than %zu levels",
+                                    limits->max_depth);
+
+    if (p->err_size == NULL || p->err_depth == NULL) {
+        return NULL;
+    }
+
+    p->yajl = ngx_evbus_yajl_new(p);
+    if (p->yajl == NULL) {
+        return NULL;
+    }
+
+    return p;
+}
+
+
+int
+ngx_evbus_parser_feed(ngx_evbus_parser_t *p, const unsigned char *data,
+    size_t len)
+{
+    if (p->rc != NGX_EVBUS_PARSE_OK) {
+        return p->rc;
+    }
+
+    if (!p->bom_done) {
+        p->rc = ngx_evbus_bom(p, &data, &len);
+        if (p->rc != NGX_EVBUS_PARSE_OK) {
+            return p->rc;
+        }
+    }
+
+    if (len == 0) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    p->rc = ngx_evbus_chunk(p, data, len);
+
+    return p->rc;
+}
+
+
+int
+ngx_evbus_parser_finish(ngx_evbus_parser_t *p)
+{
+    if (p->rc != NGX_EVBUS_PARSE_OK) {
+        return p->rc;
+    }
+
+    p->rc = ngx_evbus_bom_release(p);
+    if (p->rc != NGX_EVBUS_PARSE_OK) {
+        return p->rc;
+    }
+
+    /* no chunk: whatever is still needed of the body is staged */
+
+    p->chunk = NULL;
+    p->chunk_len = 0;
+    p->chunk_base = p->offset;
+    p->call_base = p->offset;
+
+    if (p->format == NGX_EVBUS_FORMAT_JSON) {
+        p->rc = ngx_evbus_json_finish(p);
+
+    } else {
+        p->rc = ngx_evbus_ndjson_finish(p);
+    }
+
+    if (p->rc == NGX_EVBUS_PARSE_OK && p->nevents == 0) {
+        p->error = p->content ? "body holds no events" : "body is empty";
+        p->rc = NGX_EVBUS_PARSE_BAD_BODY;
+    }
+
+    return p->rc;
+}
+
+
+ngx_evbus_event_t *
+ngx_evbus_parser_events(ngx_evbus_parser_t *p, size_t *n)
+{
+    *n = p->nevents;
+    return p->events;
+}
+
+
+const char *
+ngx_evbus_parser_error(ngx_evbus_parser_t *p)
+{
+    return p->error;
+}
+
+
+void
+ngx_evbus_parser_destroy(ngx_evbus_parser_t *p)
+{
+    if (p->yajl) {
+        yajl_free(p->yajl);
+        p->yajl = NULL;
+    }
+}
+
+
+static yajl_handle
+ngx_evbus_yajl_new(ngx_evbus_parser_t *p)
+{
+    yajl_handle  h;
+
+    h = yajl_alloc(&ngx_evbus_callbacks, NULL, p);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    if (p->format == NGX_EVBUS_FORMAT_NDJSON) {
+        yajl_config(h, yajl_allow_multiple_values, 1);
+    }
+
+    return h;
+}
+
+
+/* yajl's one-line reason, without its trailing newline, in pool memory */
+
+static char *
+ngx_evbus_yajl_reason(ngx_evbus_parser_t *p, int body, size_t at)
+{
+    char           *msg;
+    size_t          len;
+    unsigned char  *err;
+
+    err = yajl_get_error(p->yajl, 0, NULL, 0);
+    if (err == NULL) {
+        return NULL;
+    }
+
+    len = strlen((char *) err);
+
+    while (len && ngx_evbus_is_ws(err[len - 1])) {
+        err[--len] = '\0';
+    }
+
+    if (body) {
+        msg = ngx_evbus_printf(p, "invalid JSON at byte %zu: %s", at, err);
+
+    } else {
+        msg = ngx_evbus_printf(p, "invalid JSON: %s", err);
+    }
+
+    yajl_free_error(p->yajl, err);
+
+    return msg;
+}
+
+
+static char *
+ngx_evbus_printf(ngx_evbus_parser_t *p, const char *fmt, ...)
+{
+    int       n;
+    char     *s;
+    va_list   args;
+
+    va_start(args, fmt);
+    n = vsnprintf(NULL, 0, fmt, args);
+    va_end(args);
+
+    if (n < 0) {
+        return NULL;
+    }
+
+    s = p->alloc(p->alloc_ctx, (size_t) n + 1);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    va_start(args, fmt);
+    (void) vsnprintf(s, (size_t) n + 1, fmt, args);
+    va_end(args);
+
+    return s;
+}
+
+
+/*
+ * A UTF-8 BOM may open the body, and nginx may hand it over in pieces;
+ * the bytes held back are fed as data if it turns out not to be one.
+ */
+
+static int
+ngx_evbus_bom(ngx_evbus_parser_t *p, const unsigned char **data, size_t *len)
+{
+    static const unsigned char  bom[] = { 0xef, 0xbb, 0xbf };
+
+    while (*len && p->bom < 3) {
+        if (**data != bom[p->bom]) {
+            return ngx_evbus_bom_release(p);
+        }
+
+        (*data)++;
+        (*len)--;
+        p->bom++;
+        p->offset++;
+    }
+
+    if (p->bom == 3) {
+        p->bom_done = 1;
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static int
+ngx_evbus_bom_release(ngx_evbus_parser_t *p)
+{
+    size_t                      held;
+    static const unsigned char  bom[] = { 0xef, 0xbb, 0xbf };
+
+    if (p->bom_done) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    p->bom_done = 1;
+    held = p->bom;
+
+    if (held == 0) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    p->offset -= held;
+
+    return ngx_evbus_chunk(p, bom, held);
+}
+
+
+static int
+ngx_evbus_chunk(ngx_evbus_parser_t *p, const unsigned char *data, size_t len)
+{
+    int  rc;
+
+    p->chunk = data;
+    p->chunk_len = len;
+    p->chunk_base = p->offset;
+
+    if (p->format == NGX_EVBUS_FORMAT_JSON) {
+        rc = ngx_evbus_json_chunk(p);
+
+    } else {
+        rc = ngx_evbus_ndjson_chunk(p);
+    }
+
+    if (rc == NGX_EVBUS_PARSE_OK) {
+        rc = ngx_evbus_stage_tail(p);
+    }
+
+    p->offset += len;
+
+    return rc;
+}
+
+
+static int
+ngx_evbus_json_chunk(ngx_evbus_parser_t *p)
+{
+    size_t       end, at;
+    yajl_status  st;
+
+    end = p->chunk_base + p->chunk_len;
+
+    if (!p->content && ngx_evbus_skip(p, p->chunk_base, end, 0) < end) {
+        p->content = 1;
+    }
+
+    p->call_base = p->chunk_base;
+
+    st = yajl_parse(p->yajl, p->chunk, p->chunk_len);
+
+    if (st != yajl_status_ok) {
+        return ngx_evbus_json_fail(p, st,
+                             p->call_base + yajl_get_bytes_consumed(p->yajl));
+    }
+
+    /*
+     * A scalar element cut by the chunk's end has been buffered by yajl
+     * without a callback yet; it starts at the first byte that is not
+     * a separator.
+     */
+
+    if (!p->cur.active && p->level == 1 && p->nest == 1) {
+        at = ngx_evbus_skip(p, p->prev_end, end, 1);
+
+        if (at < end) {
+            return ngx_evbus_event_begin(p, at);
+        }
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static int
+ngx_evbus_json_finish(ngx_evbus_parser_t *p)
+{
+    yajl_status  st;
+
+    if (!p->content) {
+        p->error = "body is empty";
+        return NGX_EVBUS_PARSE_BAD_BODY;
+    }
+
+    st = yajl_complete_parse(p->yajl);
+
+    if (st != yajl_status_ok) {
+        return ngx_evbus_json_fail(p, st, p->offset);
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static int
+ngx_evbus_json_fail(ngx_evbus_parser_t *p, yajl_status st, size_t at)
+{
+    if (st == yajl_status_client_canceled) {
+        /* a callback has set the code and the reason */
+        return p->rc != NGX_EVBUS_PARSE_OK ? p->rc : NGX_EVBUS_PARSE_NOMEM;
+    }
+
+    p->error = ngx_evbus_yajl_reason(p, 1, at);
+    if (p->error == NULL) {
+        return NGX_EVBUS_PARSE_NOMEM;
+    }
+
+    return NGX_EVBUS_PARSE_BAD_BODY;
+}
+
+
+/*
+ * NDJSON: the lines are split here, and each is fed to one yajl handle
+ * that allows multiple values, so that an event or a token cut by the
+ * chunk's end simply resumes with the next chunk.  The newline is fed
+ * too, to end a number that ends the line.
+ */
+
+static int
+ngx_evbus_ndjson_chunk(ngx_evbus_parser_t *p)
+{
+    int                   rc;
+    size_t                pos, end, base;
+    const unsigned char  *data, *nl;
+
+    data = p->chunk;
+    base = p->chunk_base;
+    pos = 0;
+
+    while (pos < p->chunk_len) {
+        nl = memchr(data + pos, '\n', p->chunk_len - pos);
+        end = nl ? (size_t) (nl - data) + 1 : p->chunk_len;
+
+        if (!p->cur.active) {
+            pos = ngx_evbus_skip(p, base + pos, base + end, 0) - base;
+
+            if (pos < end) {
+                rc = ngx_evbus_event_begin(p, base + pos);
+                if (rc != NGX_EVBUS_PARSE_OK) {
+                    return rc;
+                }
+            }
+        }
+
+        if (p->cur.active && !p->line_skip && pos < end) {
+            rc = ngx_evbus_ndjson_parse(p, data + pos, end - pos, base + pos);
+            if (rc != NGX_EVBUS_PARSE_OK) {
+                return rc;
+            }
+        }
+
+        if (nl) {
+            rc = ngx_evbus_line_end(p, base + end - 1);
+            if (rc != NGX_EVBUS_PARSE_OK) {
+                return rc;
+            }
+        }
+
+        pos = end;
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static int
+ngx_evbus_ndjson_finish(ngx_evbus_parser_t *p)
+{
+    int  rc;
+
+    if (!p->cur.active) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (!p->line_skip) {
+        rc = ngx_evbus_ndjson_parse(p, (const unsigned char *) "\n", 1,
+                                    p->offset);
+        if (rc != NGX_EVBUS_PARSE_OK) {
+            return rc;
+        }
+    }
+
+    return ngx_evbus_line_end(p, p->offset);
+}
+
+
+static int
+ngx_evbus_ndjson_parse(ngx_evbus_parser_t *p, const unsigned char *data,
+    size_t len, size_t base)
+{
+    char         *err;
+    yajl_status   st;
+
+    p->call_base = base;
+
+    st = yajl_parse(p->yajl, data, len);
+
+    if (st == yajl_status_ok) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (p->rc != NGX_EVBUS_PARSE_OK) {
+        return p->rc;
+    }
+
+    if (st == yajl_status_error) {
+        err = ngx_evbus_yajl_reason(p, 0, 0);
+        if (err == NULL) {
+            return NGX_EVBUS_PARSE_NOMEM;
+        }
+
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX, err);
+    }
+
+    /* the rest of the line is skipped, a fresh handle takes the next */
+
+    p->line_skip = 1;
+
+    return ngx_evbus_line_reset(p);
+}
+
+
+static int
+ngx_evbus_line_end(ngx_evbus_parser_t *p, size_t nl)
+{
+    int     c, rc;
+    size_t  end;
+
+    if (!p->cur.active) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (!p->line_skip && p->line_values == 1) {
+        end = p->cur.end;
+
+    } else {
+        if (!p->line_skip) {
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX,
+                           "line is not a complete JSON value");
+
+            rc = ngx_evbus_line_reset(p);
+            if (rc != NGX_EVBUS_PARSE_OK) {
+                return rc;
+            }
+        }
+
+        for (end = nl; end > p->cur.start; end--) {
+            c = ngx_evbus_byte(p, end - 1);
+
+            if (c == -1 || !ngx_evbus_is_ws(c)) {
+                break;
+            }
+        }
+    }
+
+    p->line_skip = 0;
+    p->line_values = 0;
+
+    return ngx_evbus_event_end(p, end);
+}
+
+
+static int
+ngx_evbus_line_reset(ngx_evbus_parser_t *p)
+{
+    yajl_free(p->yajl);
+
+    p->yajl = ngx_evbus_yajl_new(p);
+    if (p->yajl == NULL) {
+        return NGX_EVBUS_PARSE_NOMEM;
+    }
+
+    p->nest = 0;
+    p->cur.in_md = 0;
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+/* the first offset in [from, to) of the current chunk that is not space */
+
+static size_t
+ngx_evbus_skip(ngx_evbus_parser_t *p, size_t from, size_t to, int comma)
+{
+    unsigned char  c;
+
+    if (from < p->chunk_base) {
+        from = p->chunk_base;
+    }
+
+    for ( /* void */ ; from < to; from++) {
+        c = p->chunk[from - p->chunk_base];
+
+        if (!ngx_evbus_is_ws(c) && !(comma && c == ',')) {
+            break;
+        }
+    }
+
+    return from;
+}
+
+
+/* a byte of the current event, or -1 if it is no longer at hand */
+
+static int
+ngx_evbus_byte(ngx_evbus_parser_t *p, size_t off)
+{
+    if (off >= p->chunk_base) {
+        return p->chunk[off - p->chunk_base];
+    }
+
+    if (off - p->cur.start < p->stage_len) {
+        return p->stage[off - p->cur.start];
+    }
+
+    return -1;
+}
+
+
+/* the chunk ends inside an event: keep its bytes, up to the limit */
+
+static int
+ngx_evbus_stage_tail(ngx_evbus_parser_t *p)
+{
+    size_t  from, n;
+
+    if (!p->cur.active || p->stage_len >= p->limits.max_event_size) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (p->stage == NULL) {
+        p->stage = p->alloc(p->alloc_ctx, p->limits.max_event_size);
+        if (p->stage == NULL) {
+            return NGX_EVBUS_PARSE_NOMEM;
+        }
+    }
+
+    from = p->cur.start > p->chunk_base ? p->cur.start : p->chunk_base;
+    n = p->chunk_base + p->chunk_len - from;
+
+    if (n > p->limits.max_event_size - p->stage_len) {
+        n = p->limits.max_event_size - p->stage_len;
+    }
+
+    memcpy(p->stage + p->stage_len, p->chunk + (from - p->chunk_base), n);
+    p->stage_len += n;
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+/*
+ * The current event's text, contiguous: in the chunk if it began there,
+ * else its head is staged and the part in this chunk is appended.
+ * The caller has checked that it is not larger than max_event_size.
+ */
+
+static const unsigned char *
+ngx_evbus_text(ngx_evbus_parser_t *p)
+{
+    size_t  n;
+
+    if (p->cur.start >= p->chunk_base) {
+        return p->chunk + (p->cur.start - p->chunk_base);
+    }
+
+    if (p->cur.end > p->chunk_base) {
+        n = p->cur.end - p->chunk_base;
+        memcpy(p->stage + p->stage_len, p->chunk, n);
+        p->stage_len += n;
+    }
+
+    return p->stage;
+}
+
+
+static int
+ngx_evbus_on_null(void *ctx)
+{
+    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_OTHER, NULL, 0);
+}
+
+
+static int
+ngx_evbus_on_boolean(void *ctx, int value)
+{
+    (void) value;
+
+    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_OTHER, NULL, 0);
+}
+
+
+static int
+ngx_evbus_on_number(void *ctx, const char *s, size_t len)
+{
+    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_NUMBER,
+                            (const unsigned char *) s, len);
+}
+
+
+static int
+ngx_evbus_on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_STRING, s, len);
+}
+
+
+static int
+ngx_evbus_on_start_map(void *ctx)
+{
+    return ngx_evbus_open(ctx, NGX_EVBUS_VALUE_MAP);
+}
+
+
+static int
+ngx_evbus_on_start_array(void *ctx)
+{
+    return ngx_evbus_open(ctx, NGX_EVBUS_VALUE_ARRAY);
+}
+
+
+static int
+ngx_evbus_on_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    int                  key, bit;
+    ngx_evbus_parser_t  *p;
+
+    p = ctx;
+
+    if (p->nest - p->level == 2 && p->cur.in_md) {
+        p->cur.md_keep = !ngx_evbus_md_reserved(s, len);
+        return 1;
+    }
+
+    if (p->nest - p->level != 1) {
+        return 1;
+    }
+
+    key = ngx_evbus_key(s, len);
+    p->cur.key = key;
+
+    if (key != NGX_EVBUS_KEY_OTHER) {
+        bit = 1 << (key - 1);
+
+        if (p->cur.keys & bit) {
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
+                           ngx_evbus_duplicate[key]);
+        }
+
+        p->cur.keys |= bit;
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_evbus_on_end(void *ctx)
+{
+    size_t               off, depth;
+    ngx_evbus_parser_t  *p;
+
+    p = ctx;
+    off = p->call_base + yajl_get_bytes_consumed(p->yajl);
+
+    p->nest--;
+
+    if (p->nest < p->level) {
+        /* the top-level array */
+        return 1;
+    }
+
+    depth = p->nest - p->level;
+
+    if (depth == 0) {
+        return ngx_evbus_element_end(p, off) == NGX_EVBUS_PARSE_OK;
+    }
+
+    if (!p->cur.in_md) {
+        return 1;
+    }
+
+    if (depth == 1) {
+        p->cur.in_md = 0;
+        p->cur.has_md = 1;
+        p->cur.md_end = off;
+        return 1;
+    }
+
+    if (depth == 2) {
+        return ngx_evbus_md_member(p, off) == NGX_EVBUS_PARSE_OK;
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_evbus_scalar(ngx_evbus_parser_t *p, int type, const unsigned char *s,
+    size_t len)
+{
+    size_t  off, depth;
+
+    off = p->call_base + yajl_get_bytes_consumed(p->yajl);
+
+    if (p->nest == p->level) {
+        return ngx_evbus_element(p, NGX_EVBUS_VALUE_SCALAR, off)
+               == NGX_EVBUS_PARSE_OK
+               && ngx_evbus_element_end(p, off) == NGX_EVBUS_PARSE_OK;
+    }
+
+    depth = p->nest - p->level;
+
+    if (depth == 1) {
+        return ngx_evbus_member(p, type, s, len) == NGX_EVBUS_PARSE_OK;
+    }
+
+    if (depth == 2 && p->cur.in_md) {
+        return ngx_evbus_md_member(p, off) == NGX_EVBUS_PARSE_OK;
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_evbus_open(ngx_evbus_parser_t *p, int kind)
+{
+    size_t  off;
+
+    off = p->call_base + yajl_get_bytes_consumed(p->yajl);
+
+    if (p->nest == p->level) {
+        if (ngx_evbus_element(p, kind, off) != NGX_EVBUS_PARSE_OK) {
+            return 0;
+        }
+
+    } else if (p->nest - p->level == 1) {
+        ngx_evbus_member_open(p, kind, off);
+    }
+
+    p->nest++;
+
+    if (p->cur.active && p->nest - p->level > p->limits.max_depth) {
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, p->err_depth);
+    }
+
+    return 1;
+}
+
+
+/* a value starts where events are: off is just past its first token */
+
+static int
+ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
+{
+    size_t  start;
+
+    if (p->format == NGX_EVBUS_FORMAT_NDJSON) {
+        if (p->line_values) {
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX,
+                           "more than one JSON value on a line");
+            return NGX_EVBUS_PARSE_BAD_BODY;
+        }
+
+    } else if (!p->top_seen) {
+        p->top_seen = 1;
+
+        if (kind == NGX_EVBUS_VALUE_ARRAY) {
+            p->level = 1;
+            p->prev_end = off;
+            return NGX_EVBUS_PARSE_OK;
+        }
+
+        if (kind == NGX_EVBUS_VALUE_SCALAR) {
+            p->error = "body must be a JSON object or an array of objects";
+            p->rc = NGX_EVBUS_PARSE_BAD_BODY;
+            return p->rc;
+        }
+    }
+
+    if (!p->cur.active) {
+        if (kind == NGX_EVBUS_VALUE_SCALAR) {
+            start = ngx_evbus_skip(p, p->prev_end, off, 1);
+
+        } else {
+            start = off - 1;
+        }
+
+        p->rc = ngx_evbus_event_begin(p, start);
+        if (p->rc != NGX_EVBUS_PARSE_OK) {
+            return p->rc;
+        }
+    }
+
+    if (kind != NGX_EVBUS_VALUE_MAP) {
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event is not an object");
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static int
+ngx_evbus_element_end(ngx_evbus_parser_t *p, size_t off)
+{
+    if (p->format == NGX_EVBUS_FORMAT_NDJSON) {
+        /* the line's end ends the event */
+        p->line_values++;
+        p->cur.end = off;
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    p->prev_end = off;
+    p->rc = ngx_evbus_event_end(p, off);
+
+    return p->rc;
+}
+
+
+static int
+ngx_evbus_member(ngx_evbus_parser_t *p, int type, const unsigned char *s,
+    size_t len)
+{
+    const char         *err;
+    ngx_evbus_event_t  *ev;
+
+    ev = ngx_evbus_event(p);
+    err = NULL;
+
+    switch (p->cur.key) {
+
+    case NGX_EVBUS_KEY_TYPE:
+        if (type != NGX_EVBUS_SCALAR_STRING) {
+            err = "event_type must be a string";
+            break;
+        }
+
+        err = ngx_evbus_check_type(s, len);
+
+        if (err == NULL && ev->event_type == NULL) {
+            ev->event_type = ngx_evbus_dup(p, s, len);
+            ev->event_type_len = len;
+
+            if (ev->event_type == NULL) {
+                p->rc = NGX_EVBUS_PARSE_NOMEM;
+                return p->rc;
+            }
+        }
+
+        break;
+
+    case NGX_EVBUS_KEY_ID:
+        if (type != NGX_EVBUS_SCALAR_STRING) {
+            err = "event_id must be a string";
+            break;
+        }
+
+        err = ngx_evbus_check_id(len);
+
+        if (err == NULL && ev->event_id == NULL) {
+            ev->event_id = ngx_evbus_dup(p, s, len);
+            ev->event_id_len = len;
+
+            if (ev->event_id == NULL) {
+                p->rc = NGX_EVBUS_PARSE_NOMEM;
+                return p->rc;
+            }
+        }
+
+        break;
+
+    case NGX_EVBUS_KEY_VERSION:
+        if (type != NGX_EVBUS_SCALAR_NUMBER
+            || ngx_evbus_parse_version(s, len, &ev->event_version) != 0)
+        {
+            err = "event_version must be a positive integer";
+        }
+
+        break;
+
+    case NGX_EVBUS_KEY_METADATA:
+        err = "metadata must be an object";
+        break;
+    }
+
+    if (err) {
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, err);
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static void
+ngx_evbus_member_open(ngx_evbus_parser_t *p, int kind, size_t off)
+{
+    switch (p->cur.key) {
+
+    case NGX_EVBUS_KEY_TYPE:
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
+                       "event_type must be a string");
+        break;
+
+    case NGX_EVBUS_KEY_ID:
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_id must be a string");
+        break;
+
+    case NGX_EVBUS_KEY_VERSION:
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
+                       "event_version must be a positive integer");
+        break;
+
+    case NGX_EVBUS_KEY_METADATA:
+        if (kind != NGX_EVBUS_VALUE_MAP) {
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
+                           "metadata must be an object");
+            break;
+        }
+
+        p->cur.in_md = 1;
+        p->cur.md_start = off - 1;
+        p->cur.md_prev = off;
+        p->cur.nspans = 0;
+        break;
+    }
+}
+
+
+/*
+ * A member of the client's metadata ends at off; it spans from the end
+ * of the previous token, the separators are trimmed when it is copied.
+ */
+
+static int
+ngx_evbus_md_member(ngx_evbus_parser_t *p, size_t off)
+{
+    size_t             cap;
+    ngx_evbus_span_t  *spans;
+
+    if (!p->cur.md_keep || off - p->cur.start > p->limits.max_event_size) {
+        p->cur.md_prev = off;
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (p->cur.nspans == p->spans_cap) {
+        cap = p->spans_cap ? 2 * p->spans_cap : 8;
+
+        spans = p->alloc(p->alloc_ctx, cap * sizeof(ngx_evbus_span_t));
+        if (spans == NULL) {
+            p->rc = NGX_EVBUS_PARSE_NOMEM;
+            return p->rc;
+        }
+
+        if (p->spans) {
+            memcpy(spans, p->spans, p->cur.nspans * sizeof(ngx_evbus_span_t));
+        }
+
+        p->spans = spans;
+        p->spans_cap = cap;
+    }
+
+    p->spans[p->cur.nspans].start = p->cur.md_prev;
+    p->spans[p->cur.nspans].end = off;
+    p->cur.nspans++;
+
+    p->cur.md_prev = off;
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static int
+ngx_evbus_key(const unsigned char *s, size_t len)
+{
+    switch (len) {
+
+    case 8:
+        if (memcmp(s, "event_id", 8) == 0) {
+            return NGX_EVBUS_KEY_ID;
+        }
+
+        if (memcmp(s, "metadata", 8) == 0) {
+            return NGX_EVBUS_KEY_METADATA;
+        }
+
+        break;
+
+    case 10:
+        if (memcmp(s, "event_type", 10) == 0) {
+            return NGX_EVBUS_KEY_TYPE;
+        }
+
+        break;
+
+    case 13:
+        if (memcmp(s, "event_version", 13) == 0) {
+            return NGX_EVBUS_KEY_VERSION;
+        }
+
+        break;
+    }
+
+    return NGX_EVBUS_KEY_OTHER;
+}
+
+
+/* the metadata members that only the server may set */
+
+static int
+ngx_evbus_md_reserved(const unsigned char *s, size_t len)
+{
+    size_t              i;
+    static const char  *names[] = {
+        "ingest_timestamp", "event_version", "source_service",
+        "client_ip", "user_agent", "request_id"
+    };
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (len == strlen(names[i]) && memcmp(s, names[i], len) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static const char *
+ngx_evbus_check_type(const unsigned char *s, size_t len)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (len == 0) {
+        return "event_type is empty";
+    }
+
+    if (len > NGX_EVBUS_EVENT_TYPE_MAX) {
+        return "event_type is longer than 128 bytes";
+    }
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')
+        {
+            continue;
+        }
+
+        return "event_type may only contain A-Z a-z 0-9 _ . -";
+    }
+
+    return NULL;
+}
+
+
+static const char *
+ngx_evbus_check_id(size_t len)
+{
+    if (len == 0) {
+        return "event_id is empty";
+    }
+
+    if (len > NGX_EVBUS_EVENT_ID_MAX) {
+        return "event_id is longer than 128 bytes";
+    }
+
+    return NULL;
+}
+
+
+/* a JSON integer in 1..2^31-1, as yajl's number text */
+
+static int
+ngx_evbus_parse_version(const unsigned char *s, size_t len, int64_t *version)
+{
+    size_t   i;
+    int64_t  n;
+
+    if (len == 0 || len > 10) {
+        return -1;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+
+        n = n * 10 + (s[i] - '0');
+    }
+
+    if (n < 1 || n > 0x7fffffff) {
+        return -1;
+    }
+
+    *version = n;
+
+    return 0;
+}
+
+
+static ngx_evbus_event_t *
+ngx_evbus_event(ngx_evbus_parser_t *p)
+{
+    return &p->events[p->nevents - 1];
+}
+
+
+static int
+ngx_evbus_event_begin(ngx_evbus_parser_t *p, size_t start)
+{
+    size_t              cap;
+    ngx_evbus_event_t  *ev;
+
+    if (p->nevents >= p->limits.max_events) {
+        return NGX_EVBUS_PARSE_TOO_MANY;
+    }
+
+    if (p->nevents == p->events_cap) {
+        cap = p->events_cap ? 2 * p->events_cap : 16;
+
+        if (cap > p->limits.max_events) {
+            cap = p->limits.max_events;
+        }
+
+        ev = p->alloc(p->alloc_ctx, cap * sizeof(ngx_evbus_event_t));
+        if (ev == NULL) {
+            return NGX_EVBUS_PARSE_NOMEM;
+        }
+
+        if (p->events) {
+            memcpy(ev, p->events, p->nevents * sizeof(ngx_evbus_event_t));
+        }
+
+        p->events = ev;
+        p->events_cap = cap;
+    }
+
+    ev = &p->events[p->nevents];
+    memset(ev, 0, sizeof(ngx_evbus_event_t));
+
+    ev->index = p->nevents++;
+    ev->event_version = 1;
+
+    memset(&p->cur, 0, sizeof(ngx_evbus_cur_t));
+    p->cur.active = 1;
+    p->cur.start = start;
+    p->stage_len = 0;
+    p->content = 1;
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static int
+ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end)
+{
+    size_t                len;
+    ngx_evbus_event_t    *ev;
+    const unsigned char  *text;
+
+    ev = ngx_evbus_event(p);
+
+    p->cur.active = 0;
+    p->cur.end = end;
+    len = end - p->cur.start;
+
+    if (len > p->limits.max_event_size) {
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_SIZE, p->err_size);
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    text = ngx_evbus_text(p);
+
+    if (!(p->cur.keys & (1 << (NGX_EVBUS_KEY_TYPE - 1)))) {
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_type is missing");
+    }
+
+    if (ev->error == NULL) {
+        return ngx_evbus_build(p, ev, text, len);
+    }
+
+    ev->raw = ngx_evbus_dup(p, text, len);
+    ev->raw_len = len;
+
+    return ev->raw ? NGX_EVBUS_PARSE_OK : NGX_EVBUS_PARSE_NOMEM;
+}
+
+
+static void
+ngx_evbus_fail(ngx_evbus_parser_t *p, int rank, const char *err)
+{
+    if (rank > (int) p->cur.err_rank) {
+        ngx_evbus_event(p)->error = err;
+        p->cur.err_rank = rank;
+    }
+}
+
+
+/*
+ * The value is the client's text with our event_id spliced in after
+ * its '{' and our metadata object in place of the client's one or before
+ * its '}'; the raw text is copied into the same allocation after it.
+ */
+
+static int
+ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
+    const unsigned char *text, size_t len)
+{
+    size_t             i, size, md_len, md_start, md_end, num_len;
+    unsigned char     *b, num[24];
+    ngx_evbus_span_t  *sp;
+
+    num_len = ngx_evbus_itoa(num, ev->event_version);
+
+    md_len = sizeof("{\"event_version\":}") - 1 + num_len;
+
+    if (p->enrich->metadata_len) {
+        md_len += 1 + p->enrich->metadata_len;
+    }
+
+    for (i = 0; i < p->cur.nspans; i++) {
+        sp = &p->spans[i];
+        sp->start -= p->cur.start;
+        sp->end -= p->cur.start;
+
+        while (ngx_evbus_is_ws(text[sp->start]) || text[sp->start] == ',') {
+            sp->start++;
+        }
+
+        md_len += 1 + sp->end - sp->start;
+    }
+
+    if (p->cur.has_md) {
+        md_start = p->cur.md_start - p->cur.start;
+        md_end = p->cur.md_end - p->cur.start;
+        size = len - (md_end - md_start) + md_len;
+
+    } else {
+        md_start = len - 1;
+        md_end = len - 1;
+        size = len + sizeof(",\"metadata\":") - 1 + md_len;
+    }
+
+    if (ev->event_id == NULL) {
+        size += NGX_EVBUS_GEN_ID_LEN;
+    }
+
+    b = p->alloc(p->alloc_ctx, size + len);
+    if (b == NULL) {
+        return NGX_EVBUS_PARSE_NOMEM;
+    }
+
+    ev->value = b;
+    *b++ = '{';
+
+    if (ev->event_id == NULL) {
+        b = (unsigned char *) memcpy(b, "\"event_id\":\"", 12) + 12;
+        ngx_evbus_uuid_v7(p->enrich->uuid, p->enrich->now_ms, b);
+        ev->event_id = b;
+        ev->event_id_len = NGX_EVBUS_UUID_LEN;
+        ev->generated_id = 1;
+        b += NGX_EVBUS_UUID_LEN;
+        *b++ = '"';
+        *b++ = ',';
+    }
+
+    b = (unsigned char *) memcpy(b, text + 1, md_start - 1) + md_start - 1;
+
+    if (!p->cur.has_md) {
+        b = (unsigned char *) memcpy(b, ",\"metadata\":", 12) + 12;
+    }
+
+    b = ngx_evbus_write_md(p, b, text, num, num_len);
+
+    b = (unsigned char *) memcpy(b, text + md_end, len - md_end)
+        + len - md_end;
+
+    ev->value_len = size;
+
+    ev->raw = memcpy(b, text, len);
+    ev->raw_len = len;
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static unsigned char *
+ngx_evbus_write_md(ngx_evbus_parser_t *p, unsigned char *b,
+    const unsigned char *text, const unsigned char *num, size_t num_len)
+{
+    size_t             i, n;
+    ngx_evbus_span_t  *sp;
+
+    b = (unsigned char *) memcpy(b, "{\"event_version\":", 17) + 17;
+    b = (unsigned char *) memcpy(b, num, num_len) + num_len;
+
+    if (p->enrich->metadata_len) {
+        *b++ = ',';
+        b = (unsigned char *) memcpy(b, p->enrich->metadata,
+                                     p->enrich->metadata_len)
+            + p->enrich->metadata_len;
+    }
+
+    for (i = 0; i < p->cur.nspans; i++) {
+        sp = &p->spans[i];
+        n = sp->end - sp->start;
+
+        *b++ = ',';
+        b = (unsigned char *) memcpy(b, text + sp->start, n) + n;
+    }
+
+    *b++ = '}';
+
+    return b;
+}
+
+
+static size_t
+ngx_evbus_itoa(unsigned char *b, int64_t n)
+{
+    size_t         len, i;
+    unsigned char  tmp[24];
+
+    len = 0;
+
+    do {
+        tmp[len++] = (unsigned char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    for (i = 0; i < len; i++) {
+        b[i] = tmp[len - 1 - i];
+    }
+
+    return len;
+}
+
+
+static unsigned char *
+ngx_evbus_dup(ngx_evbus_parser_t *p, const unsigned char *s, size_t len)
+{
+    unsigned char  *d;
+
+    d = p->alloc(p->alloc_ctx, len ? len : 1);
+    if (d == NULL) {
+        return NULL;
+    }
+
+    return memcpy(d, s, len);
+}

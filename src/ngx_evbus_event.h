@@ -1,0 +1,113 @@
+
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+#ifndef _NGX_EVBUS_EVENT_H_INCLUDED_
+#define _NGX_EVBUS_EVENT_H_INCLUDED_
+
+
+/*
+ * The event core: splits a request body into events, checks them and
+ * builds the value produced to Kafka by splicing event_id and metadata
+ * into the client's original bytes.  It knows nothing of nginx requests
+ * or of Kafka, so that it can be unit tested, benchmarked and fuzzed alone.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ngx_evbus_uuid.h"
+
+
+#define NGX_EVBUS_FORMAT_JSON      1
+#define NGX_EVBUS_FORMAT_NDJSON    2
+
+#define NGX_EVBUS_EVENT_TYPE_MAX   128
+#define NGX_EVBUS_EVENT_ID_MAX     128
+
+/* ngx_evbus_parser_feed() and ngx_evbus_parser_finish() return codes */
+#define NGX_EVBUS_PARSE_OK         0
+#define NGX_EVBUS_PARSE_BAD_BODY   -1   /* cannot be split into events: 400 */
+#define NGX_EVBUS_PARSE_TOO_MANY   -2   /* more than max_events: 413 */
+#define NGX_EVBUS_PARSE_NOMEM      -3   /* allocation failed: 500 */
+
+
+/* allocations last as long as the parser's results are used (a pool) */
+typedef void *(*ngx_evbus_alloc_pt)(void *ctx, size_t size);
+
+
+typedef struct {
+    size_t                  max_event_size;   /* bytes of one event's text */
+    size_t                  max_events;       /* events per body */
+    size_t                  max_depth;        /* the event object is depth 1 */
+} ngx_evbus_limits_t;
+
+
+typedef struct {
+    /*
+     * JSON object members, already escaped, without braces and without
+     * leading or trailing comma, e.g.
+     * "ingest_timestamp":"2026-11-26T17:00:00.000Z","source_service":"x"
+     * They are written into every event's metadata object after
+     * "event_version":N.
+     */
+    const unsigned char    *metadata;
+    size_t                  metadata_len;
+
+    int64_t                 now_ms;           /* for generated UUIDv7s */
+    ngx_evbus_uuid_gen_t   *uuid;
+} ngx_evbus_enrich_t;
+
+
+typedef struct {
+    size_t                  index;            /* position in the body */
+
+    /* NULL when the event is valid; else a short reason naming the rule */
+    const char             *error;
+
+    /* valid events: the value to produce, valid JSON */
+    unsigned char          *value;
+    size_t                  value_len;
+
+    /* decoded; set for valid events, and for rejected ones when known */
+    unsigned char          *event_type;
+    size_t                  event_type_len;
+    unsigned char          *event_id;
+    size_t                  event_id_len;
+    int64_t                 event_version;    /* 1 unless the client sent one */
+
+    /*
+     * the event's original text when it could be delimited and is not
+     * larger than max_event_size; NULL otherwise
+     */
+    unsigned char          *raw;
+    size_t                  raw_len;
+
+    unsigned                generated_id:1;
+} ngx_evbus_event_t;
+
+
+typedef struct ngx_evbus_parser_s  ngx_evbus_parser_t;
+
+
+ngx_evbus_parser_t *ngx_evbus_parser_create(int format,
+    const ngx_evbus_limits_t *limits, const ngx_evbus_enrich_t *enrich,
+    ngx_evbus_alloc_pt alloc, void *alloc_ctx);
+int ngx_evbus_parser_feed(ngx_evbus_parser_t *p, const unsigned char *data,
+    size_t len);
+int ngx_evbus_parser_finish(ngx_evbus_parser_t *p);
+
+/* after finish: the events found, valid and rejected, in body order */
+ngx_evbus_event_t *ngx_evbus_parser_events(ngx_evbus_parser_t *p,
+    size_t *n);
+
+/* after a body-level failure: why, e.g. "invalid JSON at byte 17: ..." */
+const char *ngx_evbus_parser_error(ngx_evbus_parser_t *p);
+
+/* frees what was not taken from the allocator (the yajl handle) */
+void ngx_evbus_parser_destroy(ngx_evbus_parser_t *p);
+
+
+#endif /* _NGX_EVBUS_EVENT_H_INCLUDED_ */

@@ -1,0 +1,753 @@
+
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_evbus_module.h"
+#include "ngx_evbus_handler.h"
+#include "ngx_evbus_event.h"
+#include "ngx_evbus_kafka.h"
+#include "ngx_evbus_uuid.h"
+
+
+#define NGX_EVBUS_FILE_CHUNK        65536
+#define NGX_EVBUS_TIMESTAMP_LEN     (sizeof("2026-01-01T00:00:00.000Z") - 1)
+
+
+static ngx_int_t ngx_http_evbus_content_type(ngx_http_request_t *r);
+static void ngx_http_evbus_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_evbus_process(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx);
+static ngx_int_t ngx_http_evbus_feed(ngx_http_request_t *r,
+    ngx_evbus_parser_t *parser, ngx_int_t *status);
+static ngx_int_t ngx_http_evbus_metadata(ngx_http_request_t *r,
+    ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
+static ngx_int_t ngx_http_evbus_produce(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx, ngx_evbus_event_t *ev, ngx_str_t *timestamp,
+    int64_t now);
+static ngx_int_t ngx_http_evbus_respond(ngx_http_request_t *r,
+    ngx_int_t status, ngx_evbus_event_t *events, size_t n,
+    const char *error);
+static ngx_int_t ngx_http_evbus_send(ngx_http_request_t *r, ngx_int_t status,
+    u_char *body, size_t len);
+static void *ngx_http_evbus_alloc(void *ctx, size_t size);
+
+
+static ngx_evbus_uuid_gen_t  ngx_http_evbus_uuid;
+
+static ngx_str_t  ngx_http_evbus_request_id = ngx_string("request_id");
+
+
+ngx_int_t
+ngx_http_evbus_handler_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_evbus_uuid_init(&ngx_http_evbus_uuid) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      "evbus: getrandom() failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_evbus_handler(ngx_http_request_t *r)
+{
+    ngx_int_t              rc, format;
+    ngx_table_elt_t       *h;
+    ngx_http_evbus_ctx_t  *ctx;
+
+    if (!(r->method & NGX_HTTP_POST)) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "POST");
+
+        return ngx_http_evbus_respond(r, NGX_HTTP_NOT_ALLOWED, NULL, 0,
+                                      "method not allowed, use POST");
+    }
+
+    format = ngx_http_evbus_content_type(r);
+
+    if (format == NGX_DECLINED) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_evbus_respond(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                      NULL, 0,
+                                      "unsupported content type, use"
+                                      " application/json or"
+                                      " application/x-ndjson");
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_evbus_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->format = format;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_evbus_module);
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_evbus_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_evbus_content_type(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t   type;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = r->headers_in.content_type->value.data;
+    last = p + r->headers_in.content_type->value.len;
+
+    type.data = p;
+
+    while (p < last && *p != ';' && *p != ' ' && *p != '\t') {
+        p++;
+    }
+
+    type.len = p - type.data;
+
+    if (type.len == sizeof("application/json") - 1
+        && ngx_strncasecmp(type.data, (u_char *) "application/json",
+                           type.len) == 0)
+    {
+        return NGX_EVBUS_FORMAT_JSON;
+    }
+
+    if ((type.len == sizeof("application/x-ndjson") - 1
+         && ngx_strncasecmp(type.data, (u_char *) "application/x-ndjson",
+                            type.len) == 0)
+        || (type.len == sizeof("application/ndjson") - 1
+            && ngx_strncasecmp(type.data, (u_char *) "application/ndjson",
+                               type.len) == 0))
+    {
+        return NGX_EVBUS_FORMAT_NDJSON;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_evbus_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_evbus_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
+
+    ngx_http_finalize_request(r, ngx_http_evbus_process(r, ctx));
+}
+
+
+static ngx_int_t
+ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
+{
+    int                         rc;
+    u_char                     *error;
+    size_t                      i, n;
+    int64_t                     now;
+    ngx_int_t                   status;
+    ngx_str_t                   timestamp, metadata;
+    ngx_uint_t                  queue_failed;
+    ngx_time_t                 *tp;
+    ngx_evbus_event_t          *events;
+    ngx_evbus_limits_t          limits;
+    ngx_evbus_enrich_t          enrich;
+    ngx_evbus_parser_t         *parser;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_evbus_loc_conf_t  *elcf;
+
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
+
+    tp = ngx_timeofday();
+    now = (int64_t) tp->sec * 1000 + tp->msec;
+
+    if (ngx_http_evbus_metadata(r, elcf, &timestamp, &metadata) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    limits.max_event_size = elcf->max_event_size;
+    limits.max_events = elcf->max_events;
+    limits.max_depth = elcf->max_depth;
+
+    enrich.metadata = metadata.data;
+    enrich.metadata_len = metadata.len;
+    enrich.now_ms = now;
+    enrich.uuid = &ngx_http_evbus_uuid;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    parser = ngx_evbus_parser_create(ctx->format, &limits, &enrich,
+                                     ngx_http_evbus_alloc, r->pool);
+    if (parser == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = (ngx_pool_cleanup_pt) ngx_evbus_parser_destroy;
+    cln->data = parser;
+
+    status = NGX_OK;
+
+    if (ngx_http_evbus_feed(r, parser, &status) == NGX_OK) {
+        rc = ngx_evbus_parser_finish(parser);
+
+        switch (rc) {
+
+        case NGX_EVBUS_PARSE_OK:
+            break;
+
+        case NGX_EVBUS_PARSE_TOO_MANY:
+            status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+            break;
+
+        case NGX_EVBUS_PARSE_BAD_BODY:
+            status = NGX_HTTP_BAD_REQUEST;
+            break;
+
+        default:
+            status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        error = ngx_pnalloc(r->pool, 80 + NGX_INT_T_LEN);
+        if (error == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        (void) ngx_sprintf(error, "more than %ui events in one request"
+                           " (evbus_max_events)%Z", elcf->max_events);
+
+        return ngx_http_evbus_respond(r, status, NULL, 0, (char *) error);
+    }
+
+    if (status == NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_evbus_respond(r, status, NULL, 0,
+                                      ngx_evbus_parser_error(parser));
+    }
+
+    if (status != NGX_OK) {
+        return status;
+    }
+
+    events = ngx_evbus_parser_events(parser, &n);
+    queue_failed = 0;
+
+    for (i = 0; i < n; i++) {
+        if (events[i].error) {
+            ctx->rejected++;
+            continue;
+        }
+
+        if (ngx_http_evbus_produce(r, ctx, &events[i], &timestamp, now)
+            == NGX_OK)
+        {
+            ctx->accepted++;
+            continue;
+        }
+
+        ctx->rejected++;
+        queue_failed++;
+    }
+
+    ctx->event_type.len = 0;
+    ctx->done = 1;
+
+    if (ctx->accepted) {
+        return ngx_http_evbus_respond(r, NGX_HTTP_ACCEPTED, events, n, NULL);
+    }
+
+    if (queue_failed) {
+        return ngx_http_evbus_respond(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      events, n,
+                                      "no event could be queued for Kafka,"
+                                      " retry later");
+    }
+
+    return ngx_http_evbus_respond(r, NGX_HTTP_BAD_REQUEST, events, n,
+                                  "no valid event in the request");
+}
+
+
+static ngx_int_t
+ngx_http_evbus_feed(ngx_http_request_t *r, ngx_evbus_parser_t *parser,
+    ngx_int_t *status)
+{
+    int           rc;
+    off_t         offset;
+    u_char       *chunk;
+    size_t        size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL) {
+        return NGX_OK;
+    }
+
+    rc = NGX_EVBUS_PARSE_OK;
+    chunk = NULL;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            rc = ngx_evbus_parser_feed(parser, b->pos, b->last - b->pos);
+            if (rc != NGX_EVBUS_PARSE_OK) {
+                goto failed;
+            }
+
+            continue;
+        }
+
+        /* nginx buffered the body to a temporary file */
+
+        if (chunk == NULL) {
+            chunk = ngx_pnalloc(r->pool, NGX_EVBUS_FILE_CHUNK);
+            if (chunk == NULL) {
+                *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                return NGX_ERROR;
+            }
+        }
+
+        for (offset = b->file_pos; offset < b->file_last; offset += n) {
+            size = (size_t) ngx_min(b->file_last - offset,
+                                    NGX_EVBUS_FILE_CHUNK);
+
+            n = ngx_read_file(b->file, chunk, size, offset);
+
+            if (n == NGX_ERROR || n == 0) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "evbus: cannot read the request body from"
+                              " \"%V\"", &b->file->name);
+                *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                return NGX_ERROR;
+            }
+
+            rc = ngx_evbus_parser_feed(parser, chunk, n);
+            if (rc != NGX_EVBUS_PARSE_OK) {
+                goto failed;
+            }
+        }
+    }
+
+    return NGX_OK;
+
+failed:
+
+    switch (rc) {
+
+    case NGX_EVBUS_PARSE_TOO_MANY:
+        *status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        break;
+
+    case NGX_EVBUS_PARSE_BAD_BODY:
+        *status = NGX_HTTP_BAD_REQUEST;
+        break;
+
+    default:
+        *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * The metadata members shared by the events of one request, ready to be
+ * spliced: "ingest_timestamp":"...","source_service":"...",...
+ */
+
+static ngx_int_t
+ngx_http_evbus_metadata(ngx_http_request_t *r,
+    ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md)
+{
+    u_char                     *p;
+    size_t                      len;
+    ngx_tm_t                    tm;
+    ngx_str_t                  *ip, *ua;
+    ngx_time_t                 *tp;
+    ngx_http_variable_value_t  *id;
+
+    ngx_str_t  null = ngx_string("null");
+
+    tp = ngx_timeofday();
+    ngx_gmtime(tp->sec, &tm);
+
+    timestamp->data = ngx_pnalloc(r->pool, NGX_EVBUS_TIMESTAMP_LEN);
+    if (timestamp->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    timestamp->len = ngx_sprintf(timestamp->data,
+                                 "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                                 tm.ngx_tm_year, tm.ngx_tm_mon,
+                                 tm.ngx_tm_mday, tm.ngx_tm_hour,
+                                 tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec)
+                     - timestamp->data;
+
+    ip = &r->connection->addr_text;
+    ua = r->headers_in.user_agent ? &r->headers_in.user_agent->value : &null;
+
+    id = ngx_http_get_variable(r, &ngx_http_evbus_request_id,
+                               ngx_hash_key(ngx_http_evbus_request_id.data,
+                                            ngx_http_evbus_request_id.len));
+    if (id == NULL || id->not_found) {
+        return NGX_ERROR;
+    }
+
+    len = sizeof("\"ingest_timestamp\":\"\",\"source_service\":\"\","
+                 "\"client_ip\":\"\",\"user_agent\":\"\","
+                 "\"request_id\":\"\"") - 1
+          + timestamp->len + elcf->source_service.len
+          + ngx_http_evbus_escape_json_len(ip->data, ip->len)
+          + ngx_http_evbus_escape_json_len(ua->data, ua->len)
+          + ngx_http_evbus_escape_json_len(id->data, id->len);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    md->data = p;
+
+    p = ngx_cpymem(p, "\"ingest_timestamp\":\"",
+                   sizeof("\"ingest_timestamp\":\"") - 1);
+    p = ngx_cpymem(p, timestamp->data, timestamp->len);
+    p = ngx_cpymem(p, "\",\"source_service\":\"",
+                   sizeof("\",\"source_service\":\"") - 1);
+    p = ngx_cpymem(p, elcf->source_service.data, elcf->source_service.len);
+    p = ngx_cpymem(p, "\",\"client_ip\":\"",
+                   sizeof("\",\"client_ip\":\"") - 1);
+    p = ngx_http_evbus_escape_json(p, ip->data, ip->len);
+    p = ngx_cpymem(p, "\",\"user_agent\":", sizeof("\",\"user_agent\":") - 1);
+
+    if (ua == &null) {
+        p = ngx_cpymem(p, "null", sizeof("null") - 1);
+
+    } else {
+        *p++ = '"';
+        p = ngx_http_evbus_escape_json(p, ua->data, ua->len);
+        *p++ = '"';
+    }
+
+    p = ngx_cpymem(p, ",\"request_id\":\"", sizeof(",\"request_id\":\"") - 1);
+    p = ngx_http_evbus_escape_json(p, id->data, id->len);
+    *p++ = '"';
+
+    md->len = p - md->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
+    ngx_evbus_event_t *ev, ngx_str_t *timestamp, int64_t now)
+{
+    u_char                     *p, version[NGX_INT64_LEN];
+    size_t                      len;
+    const char                 *err;
+    ngx_evbus_kafka_msg_t       msg;
+    ngx_http_evbus_loc_conf_t  *elcf;
+
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
+
+    ctx->event_type.data = ev->event_type;
+    ctx->event_type.len = ev->event_type_len;
+
+    if (elcf->topic->lengths == NULL) {
+        msg.topic = elcf->topic->value;
+
+    } else if (ngx_http_complex_value(r, elcf->topic, &msg.topic) != NGX_OK) {
+        ev->error = "cannot evaluate evbus_topic";
+        return NGX_ERROR;
+    }
+
+    msg.key.data = ev->event_id;
+    msg.key.len = ev->event_id_len;
+    msg.value.data = ev->value;
+    msg.value.len = ev->value_len;
+    msg.event_type = ctx->event_type;
+    msg.event_version.data = version;
+    msg.event_version.len = ngx_sprintf(version, "%L", ev->event_version)
+                            - version;
+    msg.source_service = elcf->source_service_raw;
+    msg.ingest_timestamp = *timestamp;
+    msg.timestamp = now;
+
+    if (ngx_evbus_kafka_produce(&msg, &err) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    len = sizeof("could not be queued: ") + ngx_strlen(err);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        ev->error = "could not be queued";
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(p, "could not be queued: %s%Z", err);
+    ev->error = (char *) p;
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "evbus: event to \"%V\" not queued: %s", &msg.topic, err);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_evbus_respond(ngx_http_request_t *r, ngx_int_t status,
+    ngx_evbus_event_t *events, size_t n, const char *error)
+{
+    u_char             *body, *p;
+    size_t              i, len, accepted, rejected;
+    ngx_table_elt_t    *h;
+
+    accepted = 0;
+    rejected = 0;
+
+    len = sizeof("{\"accepted\":,\"rejected\":,\"event_ids\":[],"
+                 "\"errors\":[],\"error\":\"\"}\n") + 2 * NGX_SIZE_T_LEN;
+
+    if (error) {
+        len += ngx_http_evbus_escape_json_len((u_char *) error,
+                                              ngx_strlen(error));
+    }
+
+    for (i = 0; i < n; i++) {
+        if (events[i].error) {
+            len += sizeof("{\"index\":,\"error\":\"\"},") + NGX_SIZE_T_LEN
+                   + ngx_http_evbus_escape_json_len((u_char *)
+                                                    events[i].error,
+                                                    ngx_strlen(
+                                                        events[i].error));
+            rejected++;
+
+        } else {
+            len += sizeof("\"\",")
+                   + ngx_http_evbus_escape_json_len(events[i].event_id,
+                                                    events[i].event_id_len);
+            accepted++;
+        }
+    }
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(body, "{\"accepted\":%uz,\"rejected\":%uz,\"event_ids\":[",
+                    accepted, rejected);
+
+    for (i = 0; i < n; i++) {
+        if (events[i].error) {
+            continue;
+        }
+
+        *p++ = '"';
+        p = ngx_http_evbus_escape_json(p, events[i].event_id,
+                                       events[i].event_id_len);
+        *p++ = '"';
+        *p++ = ',';
+    }
+
+    if (p[-1] == ',') {
+        p--;
+    }
+
+    p = ngx_cpymem(p, "],\"errors\":[", sizeof("],\"errors\":[") - 1);
+
+    for (i = 0; i < n; i++) {
+        if (events[i].error == NULL) {
+            continue;
+        }
+
+        p = ngx_sprintf(p, "{\"index\":%uz,\"error\":\"", events[i].index);
+        p = ngx_http_evbus_escape_json(p, (u_char *) events[i].error,
+                                       ngx_strlen(events[i].error));
+        p = ngx_cpymem(p, "\"},", sizeof("\"},") - 1);
+    }
+
+    if (p[-1] == ',') {
+        p--;
+    }
+
+    *p++ = ']';
+
+    if (error) {
+        p = ngx_cpymem(p, ",\"error\":\"", sizeof(",\"error\":\"") - 1);
+        p = ngx_http_evbus_escape_json(p, (u_char *) error,
+                                       ngx_strlen(error));
+        *p++ = '"';
+    }
+
+    *p++ = '}';
+    *p++ = '\n';
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.len = ngx_sprintf(h->value.data, "%ui",
+                                   ngx_evbus_kafka_retry_after())
+                       - h->value.data;
+    }
+
+    return ngx_http_evbus_send(r, status, body, p - body);
+}
+
+
+static ngx_int_t
+ngx_http_evbus_send(ngx_http_request_t *r, ngx_int_t status, u_char *body,
+    size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static void *
+ngx_http_evbus_alloc(void *ctx, size_t size)
+{
+    return ngx_palloc(ctx, size);
+}
+
+
+size_t
+ngx_http_evbus_escape_json_len(u_char *src, size_t size)
+{
+    /* "\u00XX" is the longest form of any byte; U+FFFD takes 3 */
+    return size * 6;
+}
+
+
+u_char *
+ngx_http_evbus_escape_json(u_char *dst, u_char *src, size_t size)
+{
+    u_char    c, *p, *last;
+    uint32_t  u;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    last = src + size;
+
+    while (src < last) {
+        c = *src;
+
+        if (c >= 0x80) {
+            p = src;
+            u = ngx_utf8_decode(&p, last - src);
+
+            if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+                /* invalid UTF-8 would make the whole value invalid JSON */
+                *dst++ = 0xef; *dst++ = 0xbf; *dst++ = 0xbd;
+                src++;
+                continue;
+            }
+
+            while (src < p) {
+                *dst++ = *src++;
+            }
+
+            continue;
+        }
+
+        src++;
+
+        if (c == '"' || c == '\\') {
+            *dst++ = '\\';
+            *dst++ = c;
+
+        } else if (c < 0x20) {
+            *dst++ = '\\';
+
+            switch (c) {
+            case '\n': *dst++ = 'n'; break;
+            case '\r': *dst++ = 'r'; break;
+            case '\t': *dst++ = 't'; break;
+            default:
+                *dst++ = 'u'; *dst++ = '0'; *dst++ = '0';
+                *dst++ = hex[c >> 4]; *dst++ = hex[c & 0xf];
+            }
+
+        } else {
+            *dst++ = c;
+        }
+    }
+
+    return dst;
+}

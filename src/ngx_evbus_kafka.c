@@ -1,0 +1,888 @@
+
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include <sys/eventfd.h>
+#include <librdkafka/rdkafka.h>
+
+#include "ngx_evbus_kafka.h"
+#include "ngx_evbus_event.h"
+#include "ngx_evbus_partition.h"
+
+
+#define NGX_EVBUS_POLL_INTERVAL   250
+#define NGX_EVBUS_POLL_MAX        1024
+#define NGX_EVBUS_TOPICS_MAX      1024
+#define NGX_EVBUS_TOPIC_LEN_MAX   249
+#define NGX_EVBUS_MSG_SLAB        256
+
+
+typedef struct ngx_evbus_msg_s  ngx_evbus_msg_t;
+
+struct ngx_evbus_msg_s {
+    ngx_evbus_msg_t            *next;
+    size_t                      type_len;
+    u_char                      type[NGX_EVBUS_EVENT_TYPE_MAX];
+};
+
+
+typedef struct ngx_evbus_slab_s  ngx_evbus_slab_t;
+
+struct ngx_evbus_slab_s {
+    ngx_evbus_slab_t           *next;
+    ngx_evbus_msg_t             msgs[NGX_EVBUS_MSG_SLAB];
+};
+
+
+typedef struct {
+    ngx_str_node_t              sn;
+    ngx_queue_t                 lru;
+    rd_kafka_topic_t           *rkt;
+} ngx_evbus_topic_t;
+
+
+typedef struct {
+    rd_kafka_t                 *rk;
+    rd_kafka_queue_t           *main_queue;
+    ngx_connection_t           *wake;
+    ngx_event_t                 timer;
+    ngx_log_t                  *log;
+
+    ngx_rbtree_t                topics;
+    ngx_rbtree_node_t           sentinel;
+    ngx_queue_t                 lru;
+    ngx_uint_t                  ntopics;
+
+    ngx_evbus_msg_t            *free;
+    ngx_evbus_slab_t           *slabs;
+
+    time_t                      fail_logged;
+    ngx_uint_t                  fail_suppressed;
+    time_t                      error_logged;
+    ngx_uint_t                  error_suppressed;
+
+    unsigned                    exiting:1;
+} ngx_evbus_kafka_t;
+
+
+static void ngx_evbus_kafka_conf_cleanup(void *data);
+static ngx_int_t ngx_evbus_kafka_set(rd_kafka_conf_t *conf, char *name,
+    char *value, ngx_log_t *log);
+static void ngx_evbus_kafka_wake_handler(ngx_event_t *ev);
+static void ngx_evbus_kafka_timer_handler(ngx_event_t *ev);
+static void ngx_evbus_kafka_poll(void);
+static void ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
+    void *opaque);
+static void ngx_evbus_kafka_error(rd_kafka_t *rk, int err,
+    const char *reason, void *opaque);
+static void ngx_evbus_kafka_logger(const rd_kafka_t *rk, int level,
+    const char *fac, const char *buf);
+static void ngx_evbus_kafka_quiet(const rd_kafka_t *rk, int level,
+    const char *fac, const char *buf);
+static int32_t ngx_evbus_kafka_partitioner(const rd_kafka_topic_t *rkt,
+    const void *key, size_t keylen, int32_t partition_cnt, void *rkt_opaque,
+    void *msg_opaque);
+static ngx_int_t ngx_evbus_kafka_wake_init(ngx_cycle_t *cycle);
+static rd_kafka_topic_t *ngx_evbus_kafka_topic(ngx_str_t *name,
+    const char **err);
+static void ngx_evbus_kafka_topics_free(void);
+static ngx_evbus_msg_t *ngx_evbus_kafka_msg_alloc(void);
+static void ngx_evbus_kafka_msg_free(ngx_evbus_msg_t *msg);
+
+
+ngx_evbus_kafka_stats_t  ngx_evbus_kafka_stats;
+
+static ngx_evbus_kafka_t  ngx_evbus_kafka;
+
+
+/*
+ * Producer defaults chosen for an edge tier with one producer per worker;
+ * every one can be overridden with evbus_kafka_property.
+ */
+static char  *ngx_evbus_kafka_defaults[][2] = {
+    { "client.id", "ngx_evbus" },
+    /* librdkafka's 300 s keeps events in memory too long when Kafka is down */
+    { "message.timeout.ms", "120000" },
+    /* per worker: librdkafka's 1 GiB default times workers is too much */
+    { "queue.buffering.max.kbytes", "65536" },
+    { "queue.buffering.max.messages", "100000" },
+    { "linger.ms", "5" },
+    { "acks", "all" },
+    { "compression.type", "lz4" },
+    /* fatal idempotence errors need librdkafka 2.3 (#4438) */
+    { "enable.idempotence", "false" },
+    { "socket.keepalive.enable", "true" },
+    { NULL, NULL }
+};
+
+
+static char  *ngx_evbus_kafka_reserved[] = {
+    "bootstrap.servers",
+    "metadata.broker.list",
+    "log.queue",
+    "dr_cb",
+    "dr_msg_cb",
+    NULL
+};
+
+
+void *
+ngx_evbus_kafka_conf_create(ngx_conf_t *cf)
+{
+    char                *errstr;
+    ngx_uint_t           i;
+    rd_kafka_conf_t     *conf;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    conf = rd_kafka_conf_new();
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_evbus_kafka_conf_cleanup;
+    cln->data = conf;
+
+    for (i = 0; ngx_evbus_kafka_defaults[i][0]; i++) {
+        if (ngx_evbus_kafka_set(conf, ngx_evbus_kafka_defaults[i][0],
+                                ngx_evbus_kafka_defaults[i][1], cf->log)
+            != NGX_OK)
+        {
+            errstr = ngx_evbus_kafka_defaults[i][0];
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "evbus: librdkafka rejected default \"%s\"", errstr);
+            return NULL;
+        }
+    }
+
+    return conf;
+}
+
+
+static void
+ngx_evbus_kafka_conf_cleanup(void *data)
+{
+    rd_kafka_conf_destroy(data);
+}
+
+
+static ngx_int_t
+ngx_evbus_kafka_set(rd_kafka_conf_t *conf, char *name, char *value,
+    ngx_log_t *log)
+{
+    char  errstr[512];
+
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr))
+        != RD_KAFKA_CONF_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "evbus: %s", errstr);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_evbus_kafka_conf_set(ngx_conf_t *cf, void *conf, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    char         errstr[512];
+    ngx_uint_t   i;
+
+    for (i = 0; ngx_evbus_kafka_reserved[i]; i++) {
+        if (ngx_strcmp(name->data, ngx_evbus_kafka_reserved[i]) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "Kafka property \"%V\" is set by the module"
+                               " (use \"evbus_brokers\" for brokers)", name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* ngx_conf_read_token() leaves arguments NUL-terminated */
+
+    if (rd_kafka_conf_set(conf, (char *) name->data, (char *) value->data,
+                          errstr, sizeof(errstr))
+        != RD_KAFKA_CONF_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid Kafka property \"%V\" \"%V\": %s",
+                           name, value, errstr);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Some inconsistencies between properties are only found when a client is
+ * created: create one, without brokers, and destroy it at once.
+ */
+
+char *
+ngx_evbus_kafka_conf_check(ngx_conf_t *cf, ngx_http_evbus_main_conf_t *emcf)
+{
+    char              errstr[512];
+    rd_kafka_t       *rk;
+    rd_kafka_conf_t  *conf;
+
+    conf = rd_kafka_conf_dup(emcf->kafka_conf);
+    if (conf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rd_kafka_conf_set_log_cb(conf, ngx_evbus_kafka_quiet);
+
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+
+        if (emcf->properties_line) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "invalid \"evbus_kafka_property\" set: %s in %V:%ui",
+                          errstr, &emcf->properties_file,
+                          emcf->properties_line);
+
+        } else {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "evbus: cannot create a Kafka producer: %s", errstr);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    rd_kafka_destroy(rk);
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_evbus_kafka_init_process(ngx_cycle_t *cycle,
+    ngx_http_evbus_main_conf_t *emcf)
+{
+    char                    errstr[512], *brokers;
+    ngx_str_t              *topic;
+    ngx_uint_t              i;
+    const char             *err;
+    rd_kafka_conf_t        *conf;
+    rd_kafka_topic_conf_t  *tconf;
+
+    ngx_memzero(&ngx_evbus_kafka, sizeof(ngx_evbus_kafka_t));
+
+    ngx_evbus_kafka.log = cycle->log;
+    ngx_rbtree_init(&ngx_evbus_kafka.topics, &ngx_evbus_kafka.sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_queue_init(&ngx_evbus_kafka.lru);
+
+    conf = rd_kafka_conf_dup(emcf->kafka_conf);
+    if (conf == NULL) {
+        return NGX_ERROR;
+    }
+
+    brokers = ngx_alloc(emcf->brokers.len + 1, cycle->log);
+    if (brokers == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn((u_char *) brokers, emcf->brokers.data,
+                emcf->brokers.len + 1);
+
+    if (ngx_evbus_kafka_set(conf, "bootstrap.servers", brokers, cycle->log)
+        != NGX_OK
+        || ngx_evbus_kafka_set(conf, "log.queue", "true", cycle->log)
+           != NGX_OK)
+    {
+        ngx_free(brokers);
+        rd_kafka_conf_destroy(conf);
+        return NGX_ERROR;
+    }
+
+    ngx_free(brokers);
+
+    rd_kafka_conf_set_dr_msg_cb(conf, ngx_evbus_kafka_dr);
+    rd_kafka_conf_set_error_cb(conf, ngx_evbus_kafka_error);
+    rd_kafka_conf_set_log_cb(conf, ngx_evbus_kafka_logger);
+
+    tconf = rd_kafka_conf_get_default_topic_conf(conf);
+    if (tconf == NULL) {
+        tconf = rd_kafka_topic_conf_new();
+        if (tconf == NULL) {
+            rd_kafka_conf_destroy(conf);
+            return NGX_ERROR;
+        }
+
+        rd_kafka_conf_set_default_topic_conf(conf, tconf);
+    }
+
+    rd_kafka_topic_conf_set_partitioner_cb(tconf,
+                                           ngx_evbus_kafka_partitioner);
+
+    ngx_evbus_kafka.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+                                      sizeof(errstr));
+    if (ngx_evbus_kafka.rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "evbus: rd_kafka_new() failed: %s", errstr);
+        return NGX_ERROR;
+    }
+
+    if (rd_kafka_set_log_queue(ngx_evbus_kafka.rk, NULL)
+        != RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "evbus: rd_kafka_set_log_queue() failed");
+    }
+
+    if (ngx_evbus_kafka_wake_init(cycle) != NGX_OK) {
+        rd_kafka_destroy(ngx_evbus_kafka.rk);
+        ngx_evbus_kafka.rk = NULL;
+        return NGX_ERROR;
+    }
+
+    ngx_evbus_kafka.timer.handler = ngx_evbus_kafka_timer_handler;
+    ngx_evbus_kafka.timer.log = cycle->log;
+    ngx_evbus_kafka.timer.data = &ngx_evbus_kafka;
+    ngx_evbus_kafka.timer.cancelable = 1;
+    ngx_add_timer(&ngx_evbus_kafka.timer, NGX_EVBUS_POLL_INTERVAL);
+
+    /* the first message to an unknown topic waits ~1 s for its metadata */
+
+    topic = emcf->topics.elts;
+    for (i = 0; i < emcf->topics.nelts; i++) {
+        if (ngx_evbus_kafka_topic(&topic[i], &err) == NULL) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "evbus: topic \"%V\": %s", &topic[i], err);
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                  "evbus: producer started (librdkafka %s)",
+                  rd_kafka_version_str());
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_evbus_kafka_wake_init(ngx_cycle_t *cycle)
+{
+    int                  fd;
+    ngx_event_t         *rev;
+    ngx_connection_t    *c;
+    static uint64_t      one = 1;
+
+    fd = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
+    if (fd == -1) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      "evbus: eventfd() failed");
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, cycle->log);
+    if (c == NULL) {
+        close(fd);
+        return NGX_ERROR;
+    }
+
+    c->data = &ngx_evbus_kafka;
+
+    rev = c->read;
+    rev->handler = ngx_evbus_kafka_wake_handler;
+    rev->log = cycle->log;
+
+    if (ngx_add_event(rev, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_close_connection(c);
+        return NGX_ERROR;
+    }
+
+    ngx_evbus_kafka.wake = c;
+    ngx_evbus_kafka.main_queue = rd_kafka_queue_get_main(ngx_evbus_kafka.rk);
+
+    /* an eventfd takes 8-byte writes only: a shorter payload never wakes */
+
+    rd_kafka_queue_io_event_enable(ngx_evbus_kafka.main_queue, fd, &one,
+                                   sizeof(uint64_t));
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_evbus_kafka_wake_handler(ngx_event_t *ev)
+{
+    uint64_t           value;
+    ngx_connection_t  *c;
+
+    c = ev->data;
+
+    while (read(c->fd, &value, sizeof(uint64_t)) == sizeof(uint64_t)) {
+        /* void */
+    }
+
+    ngx_evbus_kafka_poll();
+}
+
+
+static void
+ngx_evbus_kafka_timer_handler(ngx_event_t *ev)
+{
+    ngx_evbus_kafka_poll();
+
+    if (!ngx_terminate && ngx_evbus_kafka.rk) {
+        ngx_add_timer(ev, NGX_EVBUS_POLL_INTERVAL);
+    }
+}
+
+
+static void
+ngx_evbus_kafka_poll(void)
+{
+    ngx_uint_t  i;
+
+    if (ngx_evbus_kafka.rk == NULL) {
+        return;
+    }
+
+    /* wake-ups come on empty-to-non-empty transitions only: drain */
+
+    for (i = 0; i < NGX_EVBUS_POLL_MAX; i++) {
+        if (rd_kafka_poll(ngx_evbus_kafka.rk, 0) == 0) {
+            return;
+        }
+    }
+
+    /* leave the rest to the timer rather than starve the event loop */
+
+    if (ngx_evbus_kafka.timer.timer_set) {
+        ngx_del_timer(&ngx_evbus_kafka.timer);
+    }
+
+    ngx_add_timer(&ngx_evbus_kafka.timer, 1);
+}
+
+
+static void
+ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    ngx_evbus_msg_t  *msg;
+
+    msg = m->_private;
+
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.delivered, 1);
+
+    } else {
+        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.failed, 1);
+
+        if (ngx_evbus_kafka.exiting) {
+            (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.lost_at_exit,
+                                        1);
+        }
+
+        if (ngx_evbus_kafka.fail_logged == ngx_time()) {
+            ngx_evbus_kafka.fail_suppressed++;
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, ngx_evbus_kafka.log, 0,
+                          "evbus: delivery to \"%s\" failed: %s"
+                          " (%ui more failures not logged)",
+                          rd_kafka_topic_name(m->rkt),
+                          rd_kafka_err2str(m->err),
+                          ngx_evbus_kafka.fail_suppressed);
+
+            ngx_evbus_kafka.fail_logged = ngx_time();
+            ngx_evbus_kafka.fail_suppressed = 0;
+        }
+    }
+
+    if (msg) {
+        ngx_evbus_kafka_msg_free(msg);
+    }
+}
+
+
+static void
+ngx_evbus_kafka_error(rd_kafka_t *rk, int err, const char *reason,
+    void *opaque)
+{
+    char  errstr[512];
+
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        err = rd_kafka_fatal_error(rk, errstr, sizeof(errstr));
+        ngx_log_error(NGX_LOG_ERR, ngx_evbus_kafka.log, 0,
+                      "evbus: Kafka producer fatal error: %s: %s",
+                      rd_kafka_err2name(err), errstr);
+        return;
+    }
+
+    if (ngx_evbus_kafka.error_logged == ngx_time()) {
+        ngx_evbus_kafka.error_suppressed++;
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ngx_evbus_kafka.log, 0,
+                  "evbus: Kafka: %s: %s (%ui more errors not logged)",
+                  rd_kafka_err2name(err), reason,
+                  ngx_evbus_kafka.error_suppressed);
+
+    ngx_evbus_kafka.error_logged = ngx_time();
+    ngx_evbus_kafka.error_suppressed = 0;
+}
+
+
+static void
+ngx_evbus_kafka_logger(const rd_kafka_t *rk, int level, const char *fac,
+    const char *buf)
+{
+    ngx_uint_t  nlevel;
+
+    /* syslog levels 0..7 map to nginx's EMERG..DEBUG (1..8) */
+
+    if (level < 3) {
+        nlevel = NGX_LOG_CRIT;
+
+    } else if (level > 6) {
+        nlevel = NGX_LOG_DEBUG;
+
+    } else {
+        nlevel = level + 1;
+    }
+
+    if (nlevel == NGX_LOG_DEBUG) {
+        ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_evbus_kafka.log, 0,
+                       "evbus: librdkafka: %s: %s", fac, buf);
+        return;
+    }
+
+    ngx_log_error(nlevel, ngx_evbus_kafka.log, 0,
+                  "evbus: librdkafka: %s: %s", fac, buf);
+}
+
+
+/* the producer made only to check the configuration has nothing to say */
+
+static void
+ngx_evbus_kafka_quiet(const rd_kafka_t *rk, int level, const char *fac,
+    const char *buf)
+{
+}
+
+
+/* may run on librdkafka's threads: touches only the message's own record */
+
+static int32_t
+ngx_evbus_kafka_partitioner(const rd_kafka_topic_t *rkt, const void *key,
+    size_t keylen, int32_t partition_cnt, void *rkt_opaque, void *msg_opaque)
+{
+    ngx_evbus_msg_t  *msg;
+
+    msg = msg_opaque;
+
+    if (msg == NULL) {
+        return ngx_evbus_partition((const u_char *) "", 0, key, keylen,
+                                   partition_cnt);
+    }
+
+    return ngx_evbus_partition(msg->type, msg->type_len, key, keylen,
+                               partition_cnt);
+}
+
+
+ngx_int_t
+ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, const char **err)
+{
+    ngx_evbus_msg_t      *msg;
+    rd_kafka_topic_t     *rkt;
+    rd_kafka_resp_err_t   rc;
+
+    if (ngx_evbus_kafka.rk == NULL || ngx_evbus_kafka.exiting) {
+        *err = "the Kafka producer is not running";
+        return NGX_DECLINED;
+    }
+
+    rkt = ngx_evbus_kafka_topic(&m->topic, err);
+    if (rkt == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (m->event_type.len > NGX_EVBUS_EVENT_TYPE_MAX) {
+        *err = "event_type is too long";
+        return NGX_DECLINED;
+    }
+
+    msg = ngx_evbus_kafka_msg_alloc();
+    if (msg == NULL) {
+        *err = "out of memory";
+        return NGX_DECLINED;
+    }
+
+    msg->type_len = m->event_type.len;
+    ngx_memcpy(msg->type, m->event_type.data, m->event_type.len);
+
+    rc = rd_kafka_producev(ngx_evbus_kafka.rk,
+                 RD_KAFKA_V_RKT(rkt),
+                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                 RD_KAFKA_V_VALUE(m->value.data, m->value.len),
+                 RD_KAFKA_V_KEY(m->key.data, m->key.len),
+                 RD_KAFKA_V_TIMESTAMP(m->timestamp),
+                 RD_KAFKA_V_HEADER("event_type", m->event_type.data,
+                                   (ssize_t) m->event_type.len),
+                 RD_KAFKA_V_HEADER("event_version", m->event_version.data,
+                                   (ssize_t) m->event_version.len),
+                 RD_KAFKA_V_HEADER("source_service", m->source_service.data,
+                                   (ssize_t) m->source_service.len),
+                 RD_KAFKA_V_HEADER("ingest_timestamp",
+                                   m->ingest_timestamp.data,
+                                   (ssize_t) m->ingest_timestamp.len),
+                 RD_KAFKA_V_OPAQUE(msg),
+                 RD_KAFKA_V_END);
+
+    if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ngx_evbus_kafka_msg_free(msg);
+        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.queue_errors, 1);
+        *err = rd_kafka_err2str(rc);
+        return NGX_DECLINED;
+    }
+
+    (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.produced, 1);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Seconds a client should wait before retrying after a 503: the time the
+ * producer needs to work off its queue at the rate it has been delivering,
+ * at least 1 s and at most 60 s.
+ */
+
+ngx_uint_t
+ngx_evbus_kafka_retry_after(void)
+{
+    if (ngx_evbus_kafka.rk == NULL) {
+        return 5;
+    }
+
+    return ngx_min(60, 1 + rd_kafka_outq_len(ngx_evbus_kafka.rk) / 50000);
+}
+
+
+static rd_kafka_topic_t *
+ngx_evbus_kafka_topic(ngx_str_t *name, const char **err)
+{
+    u_char              *p;
+    uint32_t             hash;
+    ngx_uint_t           i;
+    ngx_queue_t         *q;
+    ngx_str_node_t      *sn;
+    ngx_evbus_topic_t   *t;
+
+    hash = ngx_crc32_long(name->data, name->len);
+
+    sn = ngx_str_rbtree_lookup(&ngx_evbus_kafka.topics, name, hash);
+
+    if (sn) {
+        t = (ngx_evbus_topic_t *) sn;
+        ngx_queue_remove(&t->lru);
+        ngx_queue_insert_head(&ngx_evbus_kafka.lru, &t->lru);
+        return t->rkt;
+    }
+
+    if (name->len == 0 || name->len > NGX_EVBUS_TOPIC_LEN_MAX) {
+        *err = "the topic name is empty or longer than 249 bytes";
+        return NULL;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        p = &name->data[i];
+
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_'
+              || *p == '-'))
+        {
+            *err = "the topic name has a character outside"
+                   " A-Z a-z 0-9 . _ -";
+            return NULL;
+        }
+    }
+
+    if (ngx_evbus_kafka.ntopics >= NGX_EVBUS_TOPICS_MAX) {
+        q = ngx_queue_last(&ngx_evbus_kafka.lru);
+        t = ngx_queue_data(q, ngx_evbus_topic_t, lru);
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&ngx_evbus_kafka.topics, &t->sn.node);
+
+        /* topic handles are reference counted: queued messages keep it */
+        rd_kafka_topic_destroy(t->rkt);
+        ngx_free(t);
+        ngx_evbus_kafka.ntopics--;
+    }
+
+    t = ngx_alloc(sizeof(ngx_evbus_topic_t) + name->len + 1,
+                  ngx_evbus_kafka.log);
+    if (t == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+
+    p = (u_char *) (t + 1);
+    ngx_cpystrn(p, name->data, name->len + 1);
+
+    t->rkt = rd_kafka_topic_new(ngx_evbus_kafka.rk, (char *) p, NULL);
+    if (t->rkt == NULL) {
+        *err = rd_kafka_err2str(rd_kafka_last_error());
+        ngx_free(t);
+        return NULL;
+    }
+
+    t->sn.str.data = p;
+    t->sn.str.len = name->len;
+    t->sn.node.key = hash;
+
+    ngx_rbtree_insert(&ngx_evbus_kafka.topics, &t->sn.node);
+    ngx_queue_insert_head(&ngx_evbus_kafka.lru, &t->lru);
+    ngx_evbus_kafka.ntopics++;
+
+    return t->rkt;
+}
+
+
+static void
+ngx_evbus_kafka_topics_free(void)
+{
+    ngx_queue_t        *q;
+    ngx_evbus_topic_t  *t;
+
+    while (!ngx_queue_empty(&ngx_evbus_kafka.lru)) {
+        q = ngx_queue_head(&ngx_evbus_kafka.lru);
+        t = ngx_queue_data(q, ngx_evbus_topic_t, lru);
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&ngx_evbus_kafka.topics, &t->sn.node);
+        rd_kafka_topic_destroy(t->rkt);
+        ngx_free(t);
+    }
+
+    ngx_evbus_kafka.ntopics = 0;
+}
+
+
+static ngx_evbus_msg_t *
+ngx_evbus_kafka_msg_alloc(void)
+{
+    ngx_uint_t         i;
+    ngx_evbus_msg_t   *msg;
+    ngx_evbus_slab_t  *slab;
+
+    if (ngx_evbus_kafka.free == NULL) {
+        slab = ngx_alloc(sizeof(ngx_evbus_slab_t), ngx_evbus_kafka.log);
+        if (slab == NULL) {
+            return NULL;
+        }
+
+        slab->next = ngx_evbus_kafka.slabs;
+        ngx_evbus_kafka.slabs = slab;
+
+        for (i = 0; i < NGX_EVBUS_MSG_SLAB; i++) {
+            slab->msgs[i].next = ngx_evbus_kafka.free;
+            ngx_evbus_kafka.free = &slab->msgs[i];
+        }
+    }
+
+    msg = ngx_evbus_kafka.free;
+    ngx_evbus_kafka.free = msg->next;
+
+    return msg;
+}
+
+
+static void
+ngx_evbus_kafka_msg_free(ngx_evbus_msg_t *msg)
+{
+    msg->next = ngx_evbus_kafka.free;
+    ngx_evbus_kafka.free = msg;
+}
+
+
+void
+ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle)
+{
+    int                 left;
+    ngx_msec_t          timeout;
+    ngx_evbus_slab_t   *slab;
+    ngx_http_evbus_main_conf_t  *emcf;
+
+    if (ngx_evbus_kafka.rk == NULL) {
+        return;
+    }
+
+    emcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_evbus_module);
+    timeout = emcf ? emcf->flush_timeout : 5000;
+
+    ngx_evbus_kafka.exiting = 1;
+
+    if (ngx_evbus_kafka.timer.timer_set) {
+        ngx_del_timer(&ngx_evbus_kafka.timer);
+    }
+
+    /* bounded: with Kafka down an unbounded flush hangs reloads */
+
+    (void) rd_kafka_flush(ngx_evbus_kafka.rk, (int) timeout);
+
+    left = rd_kafka_outq_len(ngx_evbus_kafka.rk);
+
+    if (left > 0) {
+        (void) rd_kafka_purge(ngx_evbus_kafka.rk,
+                              RD_KAFKA_PURGE_F_QUEUE
+                              |RD_KAFKA_PURGE_F_INFLIGHT);
+        (void) rd_kafka_flush(ngx_evbus_kafka.rk, 100);
+    }
+
+    if (ngx_evbus_kafka_stats.lost_at_exit) {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "evbus: %uA events were not delivered within"
+                      " evbus_flush_timeout %M and are lost",
+                      ngx_evbus_kafka_stats.lost_at_exit, timeout);
+    }
+
+    rd_kafka_queue_io_event_enable(ngx_evbus_kafka.main_queue, -1, NULL, 0);
+    rd_kafka_queue_destroy(ngx_evbus_kafka.main_queue);
+
+    if (ngx_evbus_kafka.wake) {
+        ngx_close_connection(ngx_evbus_kafka.wake);
+        ngx_evbus_kafka.wake = NULL;
+    }
+
+    ngx_evbus_kafka_topics_free();
+
+    rd_kafka_destroy(ngx_evbus_kafka.rk);
+    ngx_evbus_kafka.rk = NULL;
+
+    while (ngx_evbus_kafka.slabs) {
+        slab = ngx_evbus_kafka.slabs;
+        ngx_evbus_kafka.slabs = slab->next;
+        ngx_free(slab);
+    }
+
+    ngx_evbus_kafka.free = NULL;
+
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                  "evbus: producer stopped: %uA produced, %uA delivered,"
+                  " %uA failed", ngx_evbus_kafka_stats.produced,
+                  ngx_evbus_kafka_stats.delivered,
+                  ngx_evbus_kafka_stats.failed);
+}

@@ -1,0 +1,47 @@
+
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+#ifndef _NGX_EVBUS_MODULE_H_INCLUDED_
+#define _NGX_EVBUS_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_EVBUS_VERSION  "0.1.0"
+
+
+typedef struct {
+    ngx_str_t                   brokers;
+    ngx_array_t                *properties;     /* ngx_keyval_t */
+    ngx_array_t                 topics;         /* ngx_str_t, known at start */
+    ngx_array_t                 locations;      /* loc confs using evbus */
+    ngx_msec_t                  flush_timeout;
+    ngx_uint_t                  topic_cache;
+
+    void                       *kafka_conf;     /* rd_kafka_conf_t, checked */
+    ngx_uint_t                  properties_line;
+    ngx_str_t                   properties_file;
+} ngx_http_evbus_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_http_complex_value_t   *topic;
+    ngx_str_t                   source_service;  /* JSON-escaped */
+    ngx_str_t                   source_service_raw;
+    size_t                      max_event_size;
+    ngx_uint_t                  max_events;
+    ngx_uint_t                  max_depth;
+} ngx_http_evbus_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_evbus_module;
+
+
+#endif /* _NGX_EVBUS_MODULE_H_INCLUDED_ */

@@ -1,0 +1,106 @@
+#!/usr/bin/perl
+
+# Accepted bodies: one object, an array of objects, NDJSON; what the
+# response says and what reaches Kafka.
+
+use strict;
+use warnings;
+
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Evbus qw(uuid_re);
+
+my $t = Evbus->new('ingest')->need_kafka;
+my $topic = $t->topic;
+
+$t->start_ok(http => ["evbus_topic $topic;"]);
+
+my (%sent, @ids);    # event_id => x
+
+sub accepted {
+    my ($name, $st, $j, $n, $ids) = @_;
+
+    is($st, 202, "$name: 202");
+    is(ref $j, 'HASH', "$name: JSON body") or return;
+    is($j->{accepted}, $n, "$name: accepted $n");
+    is($j->{rejected}, 0, "$name: rejected 0");
+    is(ref $j->{errors}, 'ARRAY', "$name: errors is an array");
+    is(scalar @{ $j->{errors} || [] }, 0, "$name: no errors");
+    is_deeply($j->{event_ids}, $ids, "$name: event_ids in input order")
+        if $ids;
+    push @ids, @{ $j->{event_ids} || [] };
+}
+
+# one object
+
+my ($st, $h, $j) = $t->post('/e',
+    '{"event_type":"page_view","event_id":"one-1","x":1}');
+accepted('object', $st, $j, 1, ['one-1']);
+like($h->{'content-type'} // '', qr{^application/json}i,
+    'object: response is application/json');
+$sent{'one-1'} = 1;
+
+# an array of objects, with white space around and between
+
+($st, $h, $j) = $t->post('/e', qq{ \n[ {"event_type":"click","event_id":"arr-1","x":2} ,\n}
+    . qq{  {"event_type":"click","event_id":"arr-2","x":3},{"event_type":"a.b-c_D9","event_id":"arr-3","x":4}\n] \n});
+accepted('array', $st, $j, 3, ['arr-1', 'arr-2', 'arr-3']);
+@sent{qw(arr-1 arr-2 arr-3)} = (2, 3, 4);
+
+# an array of one
+
+($st, $h, $j) = $t->post('/e', '[{"event_type":"click","event_id":"arr1-1","x":5}]');
+accepted('array of one', $st, $j, 1, ['arr1-1']);
+$sent{'arr1-1'} = 5;
+
+# charset parameter
+
+($st, $h, $j) = $t->post('/e', '{"event_type":"click","event_id":"cs-1","x":6}',
+    content_type => 'application/json; charset=utf-8');
+accepted('json with charset', $st, $j, 1, ['cs-1']);
+$sent{'cs-1'} = 6;
+
+# NDJSON, blank lines ignored, last line without a newline
+
+($st, $h, $j) = $t->post('/e',
+    qq{{"event_type":"nd","event_id":"nd-1","x":7}\n\n}
+    . qq{{"event_type":"nd","event_id":"nd-2","x":8}\n\n\n}
+    . qq{{"event_type":"nd","event_id":"nd-3","x":9}},
+    content_type => 'application/x-ndjson');
+accepted('ndjson', $st, $j, 3, ['nd-1', 'nd-2', 'nd-3']);
+@sent{qw(nd-1 nd-2 nd-3)} = (7, 8, 9);
+
+($st, $h, $j) = $t->post('/e',
+    qq{{"event_type":"nd","event_id":"nd-4","x":10}\n},
+    content_type => 'application/x-ndjson; charset=utf-8');
+accepted('ndjson with charset, trailing newline', $st, $j, 1, ['nd-4']);
+$sent{'nd-4'} = 10;
+
+# no event_id: one is generated and returned
+
+($st, $h, $j) = $t->post('/e',
+    '[{"event_type":"gen","x":11},{"event_type":"gen","event_id":"gen-2","x":12}]');
+accepted('generated id', $st, $j, 2);
+my $gen = $j->{event_ids}[0] // '';
+like($gen, uuid_re(), 'generated id is a UUIDv7');
+is($j->{event_ids}[1], 'gen-2', 'client id kept beside a generated one');
+@sent{$gen, 'gen-2'} = (11, 12);
+
+# what reached Kafka: every accepted event, once
+
+my $want = scalar keys %sent;
+my $msgs = $t->kafka_read($topic, $want);
+is(scalar @$msgs, $want, "$want messages in $topic");
+
+my %got;
+for my $m (@$msgs) {
+    my $v = $m->{value};
+    ok(ref $v eq 'HASH', "message at offset $m->{offset} is a JSON object")
+        or next;
+    $got{ $v->{event_id} // '' } = $v->{x};
+}
+is_deeply(\%got, \%sent, 'each accepted event reached Kafka with its fields');
+is_deeply([sort keys %got], [sort @ids], 'Kafka holds the ids answered');
+
+$t->done;

@@ -1,0 +1,647 @@
+package Evbus;
+
+# Test harness for ngx_evbus: a temporary nginx prefix with its own
+# nginx.conf, a free port, start/reload/stop of nginx, HTTP helpers, and a
+# reader for what reached Kafka (kcat -J).
+#
+#     use lib 't/lib'; use Evbus;
+#     my $t = Evbus->new('ingest')->need_kafka;
+#     my $topic = $t->topic('a');
+#     $t->write_conf(http => ["evbus_topic $topic;"]);
+#     $t->start;
+#     my ($st, $h, $j) = $t->post('/e', '{"event_type":"x"}');
+#     my $msgs = $t->kafka_read($topic, 1);
+#     $t->done;      # stops nginx, checks error.log, done_testing
+
+use strict;
+use warnings;
+
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Spec;
+use File::Temp qw(tempdir);
+use Cwd qw(abs_path);
+use IO::Socket::INET;
+use IO::Select;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use HTTP::Tiny;
+use JSON::PP;
+use Math::BigInt;
+use Test::More;
+
+our @EXPORT_OK = qw(repo_root brokers module_path free_port json_decode
+    json_encode xxh3_partition rfc3339_ms uuid_re);
+
+my $NGINX = $ENV{EVBUS_NGINX} || '/usr/sbin/nginx';
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+
+my @RUNNING;    # prefixes with a master we started, stopped at exit
+
+
+sub repo_root {
+    return abs_path(dirname(__FILE__) . '/../..');
+}
+
+sub brokers {
+    return $ENV{EVBUS_BROKERS} || '127.0.0.1:9092';
+}
+
+sub module_path {
+    my $m = $ENV{EVBUS_MODULE} || 'build/ngx_http_evbus_module.so';
+    $m = repo_root() . "/$m" unless File::Spec->file_name_is_absolute($m);
+    return $m;
+}
+
+sub json_decode {
+    my ($text) = @_;
+    my $v = eval { $JSON->decode($text) };
+    return $v;
+}
+
+sub json_encode {
+    return $JSON->encode($_[0]);
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+        Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "cannot bind a free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub _have_cmd {
+    my ($cmd) = @_;
+    for my $d (split /:/, $ENV{PATH} || '/usr/bin:/bin') {
+        return 1 if -x "$d/$cmd";
+    }
+    return 0;
+}
+
+# partition = XXH3_64bits(event_type . "\0" . event_id) mod count, computed
+# with Debian's xxhsum, independently of the module
+sub xxh3_partition {
+    my ($type, $id, $count) = @_;
+    my $in = File::Temp->new;
+    binmode $in;
+    print $in $type, "\0", $id;
+    close $in;
+    my $out = `xxhsum -H3 - < $in 2>&1`;
+    my ($hex) = $out =~ /=\s*([0-9a-f]{16})\b/
+        or die "cannot parse xxhsum output: $out";
+    return Math::BigInt->from_hex($hex)->bmod($count)->numify;
+}
+
+# "2026-11-26T17:00:00.123Z" -> milliseconds since the epoch, or undef
+sub rfc3339_ms {
+    my ($ts) = @_;
+    return undef unless defined $ts;
+    my ($y, $mo, $d, $h, $mi, $s, $ms) = $ts
+        =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$/
+        or return undef;
+    require Time::Local;
+    return Time::Local::timegm($s, $mi, $h, $d, $mo - 1, $y) * 1000 + $ms;
+}
+
+# a lower-case UUID of version 7, variant 10xx
+sub uuid_re {
+    return qr/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+}
+
+
+sub new {
+    my ($class, $name, %o) = @_;
+
+    my $self = bless {
+        name    => $name,
+        dir     => tempdir("evbus-$name-XXXXXX", TMPDIR => 1,
+                           CLEANUP => !$ENV{EVBUS_KEEP}),
+        port    => free_port(),
+        started => 0,
+    }, $class;
+
+    chmod 0755, $self->{dir};
+    mkdir "$self->{dir}/body";
+    $self->{log_pos} = 0;
+
+    unless (-x $NGINX) {
+        plan skip_all => "no $NGINX";
+    }
+    unless ($o{no_module} || -f module_path()) {
+        plan skip_all => 'no module at ' . module_path()
+            . ' (make module, or set EVBUS_MODULE)';
+    }
+
+    return $self;
+}
+
+sub dir  { $_[0]{dir} }
+sub port { $_[0]{port} }
+
+# prerequisites for tests that read Kafka: kcat and a broker answering
+sub need_kafka {
+    my ($self) = @_;
+
+    plan skip_all => 'kcat is not installed' unless _have_cmd('kcat');
+
+    my $b = brokers();
+    my ($host, $port) = (split /,/, $b)[0] =~ /^(.*):(\d+)$/;
+    my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
+        Proto => 'tcp', Timeout => 3);
+    plan skip_all => "no Kafka broker at $b (scripts/kafka.sh start)"
+        unless $s;
+    close $s;
+
+    my $md = `kcat -L -b '$b' -m 5 2>&1`;
+    plan skip_all => "Kafka at $b does not answer metadata requests"
+        unless $? == 0 && $md =~ /broker/;
+
+    return $self;
+}
+
+sub need_xxhsum {
+    my ($self) = @_;
+    plan skip_all => 'xxhsum is not installed (apt-get install xxhash)'
+        unless _have_cmd('xxhsum');
+    my $out = `printf 'click\\0abc' | xxhsum -H3 - 2>&1`;
+    plan skip_all => "xxhsum lacks -H3: $out"
+        unless $out =~ /23dbb6cec5b89106/;
+    return $self;
+}
+
+# a topic unique to this file and run
+sub topic {
+    my ($self, $suffix) = @_;
+    my $t = "t-$self->{name}-$$-" . int(time());
+    $t .= "-$suffix" if defined $suffix;
+    return $t;
+}
+
+
+# Builds nginx.conf.  Options:
+#   main      => [lines]     main context
+#   http      => [lines]     http context, after the defaults
+#   server    => [lines]     server context
+#   locations => text        location blocks; default: location = /e { evbus; }
+#   brokers   => 'h:p'       evbus_brokers (undef: omitted; default: brokers())
+#   properties=> [[n, v]]    evbus_kafka_property lines; default linger.ms 5
+#   workers   => N           worker_processes (2)
+#   no_module => 1           no load_module line
+#   servers   => text        extra server blocks
+sub conf {
+    my ($self, %o) = @_;
+
+    my $dir = $self->{dir};
+    my $lines = sub { join '', map { "        $_\n" } @{ $_[0] || [] } };
+
+    my $brokers = exists $o{brokers} ? $o{brokers} : brokers();
+    my $props = $o{properties} || [['linger.ms', 5]];
+    my $locations = defined $o{locations} ? $o{locations}
+        : "location = /e { evbus; }";
+    my $workers = $o{workers} || 2;
+
+    my $conf = '';
+    $conf .= "load_module " . module_path() . ";\n" unless $o{no_module};
+    $conf .= "user root root;\n" if $> == 0;
+    $conf .= <<"EOF";
+daemon on;
+master_process on;
+worker_processes $workers;
+error_log $dir/error.log info;
+pid $dir/nginx.pid;
+EOF
+    $conf .= join '', map { "$_\n" } @{ $o{main} || [] };
+    $conf .= <<"EOF";
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+
+EOF
+    $conf .= "    evbus_brokers $brokers;\n" if defined $brokers;
+    $conf .= "    evbus_kafka_property $_->[0] $_->[1];\n" for @$props;
+    $conf .= $lines->($o{http}) =~ s/^    //mgr;
+    $conf .= <<"EOF";
+
+    server {
+        listen 127.0.0.1:$self->{port};
+        server_name localhost;
+
+EOF
+    $conf .= $lines->($o{server});
+    $conf .= join '', map { "        $_\n" } split /\n/, $locations;
+    $conf .= "    }\n";
+    $conf .= $o{servers} if defined $o{servers};
+    $conf .= "}\n";
+
+    return $conf;
+}
+
+sub write_conf {
+    my ($self, @args) = @_;
+    my $conf = @args == 1 ? $args[0] : $self->conf(@args);
+    _write("$self->{dir}/nginx.conf", $conf);
+    return $conf;
+}
+
+sub _write {
+    my ($file, $text) = @_;
+    open my $fh, '>', $file or die "cannot write $file: $!";
+    print $fh $text;
+    close $fh;
+}
+
+sub _read {
+    my ($file) = @_;
+    open my $fh, '<', $file or return '';
+    local $/;
+    my $text = <$fh>;
+    close $fh;
+    return $text;
+}
+
+sub _nginx_cmd {
+    my ($self, @args) = @_;
+    my $dir = $self->{dir};
+    return ($NGINX, '-p', "$dir/", '-c', "$dir/nginx.conf",
+        '-e', "$dir/error.log", @args);
+}
+
+# runs nginx with @args, returns (exit status, stdout+stderr)
+sub _run {
+    my ($self, @args) = @_;
+    my @cmd = $self->_nginx_cmd(@args);
+    my $out = '';
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or exit 127;
+    }
+    local $/;
+    $out = <$fh> // '';
+    close $fh;
+    return ($? >> 8, $out);
+}
+
+# `nginx -t` on a configuration (text, or the options of conf());
+# returns (exit status, output)
+sub nginx_t {
+    my ($self, @args) = @_;
+    my $conf = @args == 1 ? $args[0] : $self->conf(@args);
+    _write("$self->{dir}/nginx.conf", $conf);
+    return $self->_run('-t');
+}
+
+sub master_pid {
+    my ($self) = @_;
+    my $pid = _read("$self->{dir}/nginx.pid");
+    ($pid) = $pid =~ /(\d+)/;
+    return $pid;
+}
+
+sub _alive {
+    my ($pid) = @_;
+    return 0 unless $pid;
+    return 0 unless kill 0, $pid;
+    # a zombie is not alive
+    my $stat = _read("/proc/$pid/stat");
+    return 0 if $stat =~ /^\d+ \(.*?\) Z/;
+    return 1;
+}
+
+# pids of the master's children titled "nginx: worker process" (not the
+# ones shutting down)
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->master_pid or return ();
+    my @pids;
+    opendir my $d, '/proc' or return ();
+    for my $p (grep { /^\d+$/ } readdir $d) {
+        my $stat = _read("/proc/$p/stat");
+        my ($ppid) = $stat =~ /^\d+ \(.*?\) \S+ (\d+)/ or next;
+        next unless $ppid == $master;
+        my $cmd = _read("/proc/$p/cmdline");
+        next unless $cmd =~ /^nginx: worker process\s*\0*$/;
+        push @pids, $p;
+    }
+    closedir $d;
+    @pids = sort { $a <=> $b } @pids;
+    return @pids;
+}
+
+sub _port_open {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $port, Proto => 'tcp', Timeout => 1);
+    return 0 unless $s;
+    close $s;
+    return 1;
+}
+
+sub start {
+    my ($self, @conf) = @_;
+
+    $self->write_conf(@conf) if @conf;
+
+    my ($rc, $out) = $self->_run();
+    if ($rc != 0) {
+        diag("nginx failed to start ($rc): $out");
+        diag(_read("$self->{dir}/error.log"));
+        BAIL_OUT("nginx failed to start") if $self->{bail_on_start};
+        return 0;
+    }
+
+    my $deadline = time() + 10;
+    while (time() < $deadline) {
+        last if $self->master_pid && _port_open($self->{port})
+            && $self->worker_pids;
+        sleep 0.05;
+    }
+    unless ($self->master_pid && _port_open($self->{port})) {
+        diag("nginx did not start listening on $self->{port}");
+        diag(_read("$self->{dir}/error.log"));
+        return 0;
+    }
+
+    $self->{started} = 1;
+    push @RUNNING, $self;
+    return 1;
+}
+
+# start() as a test; when nginx does not start, the file ends here
+sub start_ok {
+    my ($self, @conf) = @_;
+    return 1 if ok($self->start(@conf), 'nginx started');
+    $self->check_error_log;
+    done_testing();
+    exit 0;
+}
+
+# nginx -s reload, then waits until a full set of new workers runs;
+# returns true when they came up
+sub reload {
+    my ($self, %o) = @_;
+
+    $self->write_conf(@{ $o{conf} }) if $o{conf};
+
+    my %old = map { $_ => 1 } $self->worker_pids;
+    my $want = $o{workers} || scalar(keys %old) || 1;
+
+    my ($rc, $out) = $self->_run('-s', 'reload');
+    if ($rc != 0) {
+        diag("nginx -s reload failed ($rc): $out");
+        return 0;
+    }
+
+    my $deadline = time() + ($o{timeout} || 15);
+    while (time() < $deadline) {
+        my @new = grep { !$old{$_} } $self->worker_pids;
+        return 1 if @new >= $want;
+        sleep 0.05;
+    }
+    diag("no new workers after reload");
+    return 0;
+}
+
+# nginx -s quit, waits (bounded) for the master to exit; returns true when
+# it exited in time, else kills it and returns false
+sub stop {
+    my ($self, %o) = @_;
+
+    return 1 unless $self->{started};
+    $self->{started} = 0;
+    @RUNNING = grep { $_ != $self } @RUNNING;
+
+    my $pid = $self->master_pid;
+    my $timeout = $o{timeout} || 20;
+
+    $self->_run('-s', $o{signal} || 'quit');
+
+    my $deadline = time() + $timeout;
+    while (time() < $deadline) {
+        return 1 unless _alive($pid);
+        sleep 0.05;
+    }
+
+    diag("nginx $pid did not exit within ${timeout}s, killing it");
+    kill 'TERM', $pid;
+    sleep 2;
+    kill 'KILL', $pid if _alive($pid);
+    return 0;
+}
+
+sub error_log {
+    my ($self) = @_;
+    return _read("$self->{dir}/error.log");
+}
+
+# error.log lines since the last call of this method
+sub error_log_new {
+    my ($self) = @_;
+    my $log = $self->error_log;
+    my $new = substr($log, $self->{log_pos} > length $log ? 0
+        : $self->{log_pos});
+    $self->{log_pos} = length $log;
+    return $new;
+}
+
+# one test: error.log holds no [alert], [emerg] or sanitizer reports
+sub check_error_log {
+    my ($self, $name) = @_;
+    my @bad = grep {
+        /\[(?:alert|emerg)\]/ || /AddressSanitizer|LeakSanitizer|runtime error:/
+            || /ThreadSanitizer|UndefinedBehaviorSanitizer/
+    } split /\n/, $self->error_log;
+    ok(!@bad, $name || 'no alerts, emergencies or sanitizer reports in error.log')
+        or diag(join "\n", @bad[0 .. ($#bad > 20 ? 20 : $#bad)]);
+}
+
+sub done {
+    my ($self) = @_;
+    ok($self->stop, 'nginx stopped in time') if $self->{started};
+    $self->check_error_log;
+    done_testing();
+}
+
+
+# HTTP.  post() returns (status, headers, decoded JSON body or undef, raw
+# body); headers are a hash with lower-case names.
+sub http {
+    my ($self, $method, $path, $body, %o) = @_;
+
+    my $ua = HTTP::Tiny->new(timeout => $o{timeout} || 20,
+        keep_alive => 0, agent => $o{agent} || 'evbus-test/1');
+    my %h = %{ $o{headers} || {} };
+    $h{'Content-Type'} = $o{content_type}
+        if defined $o{content_type};
+
+    my $url = "http://127.0.0.1:$self->{port}$path";
+    my $res = $ua->request($method, $url, {
+        headers => \%h,
+        defined $body ? (content => $body) : (),
+    });
+
+    my $raw = $res->{content} // '';
+    return ($res->{status}, $res->{headers}, json_decode($raw), $raw);
+}
+
+sub post {
+    my ($self, $path, $body, %o) = @_;
+    $o{content_type} = 'application/json' unless exists $o{content_type};
+    return $self->http('POST', $path, $body, %o);
+}
+
+# sends raw bytes, reads the response until the server closes; returns
+# (status, headers, decoded JSON, raw body)
+sub raw_request {
+    my ($self, $req, %o) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $self->{port}, Proto => 'tcp', Timeout => 5)
+        or return (0, {}, undef, '');
+    binmode $s;
+
+    my @parts = ref $req ? @$req : ($req);
+    for my $p (@parts) {
+        print $s $p;
+        $s->flush;
+        sleep($o{pause}) if $o{pause} && @parts > 1;
+    }
+
+    my $sel = IO::Select->new($s);
+    my $buf = '';
+    my $deadline = time() + ($o{timeout} || 20);
+    while (time() < $deadline) {
+        next unless $sel->can_read(0.5);
+        my $n = sysread($s, my $chunk, 65536);
+        last unless $n;
+        $buf .= $chunk;
+    }
+    close $s;
+
+    return parse_response($buf);
+}
+
+sub parse_response {
+    my ($buf) = @_;
+
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+    return (0, {}, undef, $buf) unless defined $head;
+
+    my ($status) = $head =~ m{^HTTP/1\.\d (\d{3})};
+    my %h;
+    for (split /\r\n/, $head) {
+        next unless /^([^:]+):\s*(.*)$/;
+        $h{lc $1} = exists $h{lc $1} ? "$h{lc $1}, $2" : $2;
+    }
+
+    $body //= '';
+    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $out = '';
+        while ($body =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+            my $len = hex $1;
+            last if $len == 0;
+            $out .= substr($body, 0, $len, '');
+            $body =~ s/^\r\n//;
+        }
+        $body = $out;
+    }
+
+    return ($status // 0, \%h, json_decode($body), $body);
+}
+
+
+# Reads a topic from the beginning with kcat, polling until at least
+# $expect messages are there or $timeout seconds have passed.  Returns an
+# arrayref of messages: the kcat -J fields, headers as a hash, and
+# "value" (the payload decoded as JSON, when it is JSON).
+sub kafka_read {
+    my ($self, $topic, $expect, $timeout) = @_;
+
+    $expect //= 1;
+    $timeout //= 20;
+
+    my $deadline = time() + $timeout;
+    my $msgs = [];
+
+    while (1) {
+        $msgs = _kcat_consume($topic);
+        last if @$msgs >= $expect;
+        last if time() >= $deadline;
+        sleep 0.5;
+    }
+
+    return $msgs;
+}
+
+sub _kcat_consume {
+    my ($topic) = @_;
+
+    my $b = brokers();
+    my @cmd = ('timeout', '15', 'kcat', '-b', $b, '-C', '-t', $topic,
+        '-o', 'beginning', '-e', '-J', '-q');
+
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>', '/dev/null';
+        exec @cmd or exit 127;
+    }
+
+    my @msgs;
+    while (my $line = <$fh>) {
+        chomp $line;
+        next unless $line =~ /^\{/;
+        my $m = eval { JSON::PP->new->decode($line) } or next;
+        my %h;
+        my @hl = @{ $m->{headers} || [] };
+        while (@hl) {
+            my ($k, $v) = splice @hl, 0, 2;
+            $h{$k} = $v;
+        }
+        $m->{header_list} = $m->{headers};
+        $m->{headers} = \%h;
+        if (defined $m->{payload}) {
+            # kcat -J prints the payload as a JSON string of its bytes
+            my $bytes = $m->{payload};
+            utf8::downgrade($bytes, 1);
+            $m->{raw} = $bytes;
+            $m->{value} = json_decode($bytes);
+        }
+        push @msgs, $m;
+    }
+    close $fh;
+
+    return \@msgs;
+}
+
+# number of partitions of a topic, from kcat -L
+sub partition_count {
+    my ($self, $topic) = @_;
+    my $b = brokers();
+    my $md = `timeout 15 kcat -L -b '$b' -t '$topic' -m 5 2>/dev/null`;
+    my ($n) = $md =~ /topic "\Q$topic\E" with (\d+) partitions/;
+    return $n;
+}
+
+
+END {
+    for my $t (@RUNNING) {
+        my $pid = $t->master_pid or next;
+        kill 'QUIT', $pid;
+        my $deadline = time() + 10;
+        sleep 0.05 while _alive($pid) && time() < $deadline;
+        kill 'KILL', $pid if _alive($pid);
+    }
+}
+
+1;
