@@ -11,6 +11,7 @@
 #include "ngx_evbus_module.h"
 #include "ngx_evbus_handler.h"
 #include "ngx_evbus_kafka.h"
+#include "ngx_evbus_spool.h"
 
 
 #define NGX_EVBUS_DEFAULT_TOPIC  "events"
@@ -30,6 +31,8 @@ static char *ngx_http_evbus_kafka_property(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_evbus_source_service(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_evbus_spool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_evbus_add_topic(ngx_conf_t *cf,
     ngx_http_evbus_main_conf_t *emcf, ngx_str_t *topic);
 static ngx_int_t ngx_http_evbus_variable_event_type(ngx_http_request_t *r,
@@ -46,6 +49,13 @@ static ngx_conf_num_bounds_t  ngx_http_evbus_max_events_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_evbus_max_depth_bounds = {
     ngx_conf_check_num_bounds, 1, 1000
+};
+
+
+static ngx_conf_enum_t  ngx_http_evbus_ack[] = {
+    { ngx_string("queued"), NGX_EVBUS_ACK_QUEUED },
+    { ngx_string("kafka"), NGX_EVBUS_ACK_KAFKA },
+    { ngx_null_string, 0 }
 };
 
 
@@ -77,6 +87,34 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_evbus_main_conf_t, flush_timeout),
+      NULL },
+
+    { ngx_string("evbus_unavailable_after"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_evbus_main_conf_t, unavailable_after),
+      NULL },
+
+    { ngx_string("evbus_spool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_evbus_spool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("evbus_ack"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, ack),
+      &ngx_http_evbus_ack },
+
+    { ngx_string("evbus_ack_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, ack_timeout),
       NULL },
 
     { ngx_string("evbus_topic"),
@@ -224,6 +262,7 @@ ngx_http_evbus_create_main_conf(ngx_conf_t *cf)
     }
 
     emcf->flush_timeout = NGX_CONF_UNSET_MSEC;
+    emcf->unavailable_after = NGX_CONF_UNSET_MSEC;
 
     return emcf;
 }
@@ -235,6 +274,13 @@ ngx_http_evbus_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_evbus_main_conf_t  *emcf = conf;
 
     ngx_conf_init_msec_value(emcf->flush_timeout, 5000);
+    ngx_conf_init_msec_value(emcf->unavailable_after, 10000);
+
+    if (emcf->unavailable_after == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"evbus_unavailable_after\" must not be zero");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -262,6 +308,8 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
     elcf->max_event_size = NGX_CONF_UNSET_SIZE;
     elcf->max_events = NGX_CONF_UNSET_UINT;
     elcf->max_depth = NGX_CONF_UNSET_UINT;
+    elcf->ack = NGX_CONF_UNSET_UINT;
+    elcf->ack_timeout = NGX_CONF_UNSET_MSEC;
 
     return elcf;
 }
@@ -282,6 +330,14 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               32 * 1024);
     ngx_conf_merge_uint_value(conf->max_events, prev->max_events, 500);
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 32);
+    ngx_conf_merge_uint_value(conf->ack, prev->ack, NGX_EVBUS_ACK_QUEUED);
+    ngx_conf_merge_msec_value(conf->ack_timeout, prev->ack_timeout, 10000);
+
+    if (conf->ack_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"evbus_ack_timeout\" must not be zero");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->max_event_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -475,6 +531,15 @@ ngx_http_evbus_source_service(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_http_evbus_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_evbus_main_conf_t *emcf = conf;
+
+    return ngx_evbus_spool_conf(cf, (ngx_evbus_spool_conf_t **) &emcf->spool);
+}
+
+
 static ngx_int_t
 ngx_http_evbus_init(ngx_conf_t *cf)
 {
@@ -625,6 +690,7 @@ ngx_http_evbus_init_process(ngx_cycle_t *cycle)
      */
 
     (void) ngx_evbus_kafka_init_process(cycle, emcf);
+    (void) ngx_evbus_spool_init_process(cycle, emcf->spool);
 
     return NGX_OK;
 }
@@ -633,5 +699,9 @@ ngx_http_evbus_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_evbus_exit_process(ngx_cycle_t *cycle)
 {
+    /* what Kafka does not take in time goes to the spool, if any */
+
+    ngx_evbus_spool_exit_begin(cycle);
     ngx_evbus_kafka_exit_process(cycle);
+    ngx_evbus_spool_exit_process(cycle);
 }

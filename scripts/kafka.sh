@@ -256,9 +256,16 @@ cmd_start() {
     [ "$(stat -c %s "$LOGFILE")" -lt 52428800 ] || mv -f "$LOGFILE" "$LOGFILE.old"
     echo "==== $(date '+%F %T') start" >>"$LOGFILE"
     # setsid: own session, so ^C in the caller's terminal does not hit it.
+    # Close every inherited fd above 2 first: the broker must not hold our
+    # lock fd (the next start would block on it) nor a caller's pipe.
     java_cmd
-    nohup setsid "${JAVA_CMD[@]}" kafka.Kafka "$PROPS" \
-        >>"$LOGFILE" 2>&1 </dev/null &
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+        done
+        exec nohup setsid "${JAVA_CMD[@]}" kafka.Kafka "$PROPS"
+    ) >>"$LOGFILE" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PIDFILE"
 

@@ -87,6 +87,7 @@ struct ngx_evbus_parser_s {
     size_t                      nest;         /* open containers */
     size_t                      level;        /* nest of the events */
     size_t                      prev_end;     /* after the previous element */
+    size_t                      line_last;    /* after the last non-space */
     size_t                      line_values;
 
     unsigned                    bom:2;
@@ -125,11 +126,10 @@ static int ngx_evbus_ndjson_chunk(ngx_evbus_parser_t *p);
 static int ngx_evbus_ndjson_finish(ngx_evbus_parser_t *p);
 static int ngx_evbus_ndjson_parse(ngx_evbus_parser_t *p,
     const unsigned char *data, size_t len, size_t base);
-static int ngx_evbus_line_end(ngx_evbus_parser_t *p, size_t nl);
+static int ngx_evbus_line_end(ngx_evbus_parser_t *p);
 static int ngx_evbus_line_reset(ngx_evbus_parser_t *p);
 static size_t ngx_evbus_skip(ngx_evbus_parser_t *p, size_t from, size_t to,
     int comma);
-static int ngx_evbus_byte(ngx_evbus_parser_t *p, size_t off);
 static int ngx_evbus_stage_tail(ngx_evbus_parser_t *p);
 static const unsigned char *ngx_evbus_text(ngx_evbus_parser_t *p);
 
@@ -188,6 +188,9 @@ static yajl_callbacks  ngx_evbus_callbacks = {
     ngx_evbus_on_start_array,
     ngx_evbus_on_end
 };
+
+
+static const unsigned char  ngx_evbus_bom_bytes[] = { 0xef, 0xbb, 0xbf };
 
 
 static const char  *ngx_evbus_duplicate[] = {
@@ -414,10 +417,8 @@ ngx_evbus_printf(ngx_evbus_parser_t *p, const char *fmt, ...)
 static int
 ngx_evbus_bom(ngx_evbus_parser_t *p, const unsigned char **data, size_t *len)
 {
-    static const unsigned char  bom[] = { 0xef, 0xbb, 0xbf };
-
     while (*len && p->bom < 3) {
-        if (**data != bom[p->bom]) {
+        if (**data != ngx_evbus_bom_bytes[p->bom]) {
             return ngx_evbus_bom_release(p);
         }
 
@@ -438,8 +439,7 @@ ngx_evbus_bom(ngx_evbus_parser_t *p, const unsigned char **data, size_t *len)
 static int
 ngx_evbus_bom_release(ngx_evbus_parser_t *p)
 {
-    size_t                      held;
-    static const unsigned char  bom[] = { 0xef, 0xbb, 0xbf };
+    size_t  held;
 
     if (p->bom_done) {
         return NGX_EVBUS_PARSE_OK;
@@ -454,7 +454,7 @@ ngx_evbus_bom_release(ngx_evbus_parser_t *p)
 
     p->offset -= held;
 
-    return ngx_evbus_chunk(p, bom, held);
+    return ngx_evbus_chunk(p, ngx_evbus_bom_bytes, held);
 }
 
 
@@ -543,6 +543,11 @@ ngx_evbus_json_finish(ngx_evbus_parser_t *p)
 }
 
 
+/*
+ * yajl points at the offending token, or at the chunk's start when that
+ * token began in an earlier chunk: the offset is a hint, not an exact spot
+ */
+
 static int
 ngx_evbus_json_fail(ngx_evbus_parser_t *p, yajl_status st, size_t at)
 {
@@ -571,7 +576,7 @@ static int
 ngx_evbus_ndjson_chunk(ngx_evbus_parser_t *p)
 {
     int                   rc;
-    size_t                pos, end, base;
+    size_t                pos, end, base, k;
     const unsigned char  *data, *nl;
 
     data = p->chunk;
@@ -593,6 +598,15 @@ ngx_evbus_ndjson_chunk(ngx_evbus_parser_t *p)
             }
         }
 
+        if (p->cur.active) {
+            for (k = end; k > pos; k--) {
+                if (!ngx_evbus_is_ws(data[k - 1])) {
+                    p->line_last = base + k;
+                    break;
+                }
+            }
+        }
+
         if (p->cur.active && !p->line_skip && pos < end) {
             rc = ngx_evbus_ndjson_parse(p, data + pos, end - pos, base + pos);
             if (rc != NGX_EVBUS_PARSE_OK) {
@@ -601,7 +615,7 @@ ngx_evbus_ndjson_chunk(ngx_evbus_parser_t *p)
         }
 
         if (nl) {
-            rc = ngx_evbus_line_end(p, base + end - 1);
+            rc = ngx_evbus_line_end(p);
             if (rc != NGX_EVBUS_PARSE_OK) {
                 return rc;
             }
@@ -631,7 +645,7 @@ ngx_evbus_ndjson_finish(ngx_evbus_parser_t *p)
         }
     }
 
-    return ngx_evbus_line_end(p, p->offset);
+    return ngx_evbus_line_end(p);
 }
 
 
@@ -672,42 +686,28 @@ ngx_evbus_ndjson_parse(ngx_evbus_parser_t *p, const unsigned char *data,
 
 
 static int
-ngx_evbus_line_end(ngx_evbus_parser_t *p, size_t nl)
+ngx_evbus_line_end(ngx_evbus_parser_t *p)
 {
-    int     c, rc;
-    size_t  end;
+    int  rc;
 
     if (!p->cur.active) {
         return NGX_EVBUS_PARSE_OK;
     }
 
-    if (!p->line_skip && p->line_values == 1) {
-        end = p->cur.end;
+    if (!p->line_skip && p->line_values != 1) {
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX,
+                       "line is not a complete JSON value");
 
-    } else {
-        if (!p->line_skip) {
-            ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX,
-                           "line is not a complete JSON value");
-
-            rc = ngx_evbus_line_reset(p);
-            if (rc != NGX_EVBUS_PARSE_OK) {
-                return rc;
-            }
-        }
-
-        for (end = nl; end > p->cur.start; end--) {
-            c = ngx_evbus_byte(p, end - 1);
-
-            if (c == -1 || !ngx_evbus_is_ws(c)) {
-                break;
-            }
+        rc = ngx_evbus_line_reset(p);
+        if (rc != NGX_EVBUS_PARSE_OK) {
+            return rc;
         }
     }
 
     p->line_skip = 0;
     p->line_values = 0;
 
-    return ngx_evbus_event_end(p, end);
+    return ngx_evbus_event_end(p, p->line_last);
 }
 
 
@@ -748,23 +748,6 @@ ngx_evbus_skip(ngx_evbus_parser_t *p, size_t from, size_t to, int comma)
     }
 
     return from;
-}
-
-
-/* a byte of the current event, or -1 if it is no longer at hand */
-
-static int
-ngx_evbus_byte(ngx_evbus_parser_t *p, size_t off)
-{
-    if (off >= p->chunk_base) {
-        return p->chunk[off - p->chunk_base];
-    }
-
-    if (off - p->cur.start < p->stage_len) {
-        return p->stage[off - p->cur.start];
-    }
-
-    return -1;
 }
 
 
@@ -1058,7 +1041,6 @@ ngx_evbus_element_end(ngx_evbus_parser_t *p, size_t off)
     if (p->format == NGX_EVBUS_FORMAT_NDJSON) {
         /* the line's end ends the event */
         p->line_values++;
-        p->cur.end = off;
         return NGX_EVBUS_PARSE_OK;
     }
 
@@ -1261,16 +1243,23 @@ ngx_evbus_key(const unsigned char *s, size_t len)
 static int
 ngx_evbus_md_reserved(const unsigned char *s, size_t len)
 {
-    size_t              i;
-    static const char  *names[] = {
-        "ingest_timestamp", "event_version", "source_service",
-        "client_ip", "user_agent", "request_id"
-    };
+    switch (len) {
 
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (len == strlen(names[i]) && memcmp(s, names[i], len) == 0) {
-            return 1;
-        }
+    case 9:
+        return memcmp(s, "client_ip", 9) == 0;
+
+    case 10:
+        return memcmp(s, "user_agent", 10) == 0
+               || memcmp(s, "request_id", 10) == 0;
+
+    case 13:
+        return memcmp(s, "event_version", 13) == 0;
+
+    case 14:
+        return memcmp(s, "source_service", 14) == 0;
+
+    case 16:
+        return memcmp(s, "ingest_timestamp", 16) == 0;
     }
 
     return 0;

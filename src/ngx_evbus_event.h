@@ -95,6 +95,11 @@ typedef struct ngx_evbus_parser_s  ngx_evbus_parser_t;
 ngx_evbus_parser_t *ngx_evbus_parser_create(int format,
     const ngx_evbus_limits_t *limits, const ngx_evbus_enrich_t *enrich,
     ngx_evbus_alloc_pt alloc, void *alloc_ctx);
+
+/*
+ * data need not outlive the call: what the results need of it is copied
+ * into the allocator's memory
+ */
 int ngx_evbus_parser_feed(ngx_evbus_parser_t *p, const unsigned char *data,
     size_t len);
 int ngx_evbus_parser_finish(ngx_evbus_parser_t *p);

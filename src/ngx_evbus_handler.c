@@ -12,6 +12,7 @@
 #include "ngx_evbus_handler.h"
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_kafka.h"
+#include "ngx_evbus_spool.h"
 #include "ngx_evbus_uuid.h"
 
 
@@ -27,12 +28,19 @@ static ngx_int_t ngx_http_evbus_feed(ngx_http_request_t *r,
     ngx_evbus_parser_t *parser, ngx_int_t *status);
 static ngx_int_t ngx_http_evbus_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
-static ngx_int_t ngx_http_evbus_produce(ngx_http_request_t *r,
-    ngx_http_evbus_ctx_t *ctx, ngx_evbus_event_t *ev, ngx_str_t *timestamp,
-    int64_t now);
+static void ngx_http_evbus_produce(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx, ngx_evbus_event_t *ev, size_t index,
+    ngx_str_t *timestamp, int64_t now);
+static ngx_int_t ngx_http_evbus_hold(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx, ngx_http_evbus_loc_conf_t *elcf);
+static void ngx_http_evbus_wait_cleanup(void *data);
+static void ngx_http_evbus_wait_done(ngx_evbus_wait_t *wait);
+static void ngx_http_evbus_wait_timeout(ngx_event_t *ev);
+static ngx_int_t ngx_http_evbus_finish(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx, ngx_uint_t timedout);
 static ngx_int_t ngx_http_evbus_respond(ngx_http_request_t *r,
     ngx_int_t status, ngx_evbus_event_t *events, size_t n,
-    const char *error);
+    const char *error, ngx_evbus_result_t *results, ngx_uint_t unknown);
 static ngx_int_t ngx_http_evbus_send(ngx_http_request_t *r, ngx_int_t status,
     u_char *body, size_t len);
 static void *ngx_http_evbus_alloc(void *ctx, size_t size);
@@ -79,7 +87,8 @@ ngx_http_evbus_handler(ngx_http_request_t *r)
         ngx_str_set(&h->value, "POST");
 
         return ngx_http_evbus_respond(r, NGX_HTTP_NOT_ALLOWED, NULL, 0,
-                                      "method not allowed, use POST");
+                                      "method not allowed, use POST",
+                                      NULL, 0);
     }
 
     format = ngx_http_evbus_content_type(r);
@@ -94,7 +103,7 @@ ngx_http_evbus_handler(ngx_http_request_t *r)
                                       NULL, 0,
                                       "unsupported content type, use"
                                       " application/json or"
-                                      " application/x-ndjson");
+                                      " application/x-ndjson", NULL, 0);
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_evbus_ctx_t));
@@ -178,7 +187,6 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
     int64_t                     now;
     ngx_int_t                   status;
     ngx_str_t                   timestamp, metadata;
-    ngx_uint_t                  queue_failed;
     ngx_time_t                 *tp;
     ngx_evbus_event_t          *events;
     ngx_evbus_limits_t          limits;
@@ -251,12 +259,13 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
         (void) ngx_sprintf(error, "more than %ui events in one request"
                            " (evbus_max_events)%Z", elcf->max_events);
 
-        return ngx_http_evbus_respond(r, status, NULL, 0, (char *) error);
+        return ngx_http_evbus_respond(r, status, NULL, 0, (char *) error,
+                                      NULL, 0);
     }
 
     if (status == NGX_HTTP_BAD_REQUEST) {
         return ngx_http_evbus_respond(r, status, NULL, 0,
-                                      ngx_evbus_parser_error(parser));
+                                      ngx_evbus_parser_error(parser), NULL, 0);
     }
 
     if (status != NGX_OK) {
@@ -264,41 +273,266 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
     }
 
     events = ngx_evbus_parser_events(parser, &n);
-    queue_failed = 0;
+
+    ctx->events = events;
+    ctx->nevents = n;
+
+    ctx->queued = ngx_pcalloc(r->pool, n);
+    if (ctx->queued == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (elcf->ack == NGX_EVBUS_ACK_KAFKA) {
+        ctx->wait = ngx_evbus_wait_create(n, r->connection->log);
+        if (ctx->wait == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     for (i = 0; i < n; i++) {
-        if (events[i].error) {
-            ctx->rejected++;
-            continue;
+        if (events[i].error == NULL) {
+            ngx_http_evbus_produce(r, ctx, &events[i], i, &timestamp, now);
         }
-
-        if (ngx_http_evbus_produce(r, ctx, &events[i], &timestamp, now)
-            == NGX_OK)
-        {
-            ctx->accepted++;
-            continue;
-        }
-
-        ctx->rejected++;
-        queue_failed++;
     }
 
     ctx->event_type.len = 0;
+
+    if (ctx->wait == NULL) {
+        return ngx_http_evbus_finish(r, ctx, 0);
+    }
+
+    if (ctx->wait->pending == 0) {
+        ngx_evbus_wait_detach(ctx->wait);
+        ctx->wait = NULL;
+        return ngx_http_evbus_finish(r, ctx, 0);
+    }
+
+    return ngx_http_evbus_hold(r, ctx, elcf);
+}
+
+
+/*
+ * The response waits, without blocking the worker, for delivery reports
+ * or spool writes.  Outcomes reach the request through a heap wait that
+ * the request's pool cleanup detaches, so a late report never touches a
+ * freed request.
+ */
+
+static ngx_int_t
+ngx_http_evbus_hold(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
+    ngx_http_evbus_loc_conf_t *elcf)
+{
+    ngx_evbus_wait_t    *wait;
+    ngx_pool_cleanup_t  *cln;
+
+    wait = ctx->wait;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ctx->wait = NULL;
+        ngx_evbus_wait_detach(wait);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_evbus_wait_cleanup;
+    cln->data = wait;
+
+    wait->data = r;
+    wait->handler = ngx_http_evbus_wait_done;
+    wait->cleanup = cln;
+
+    /* not cancelable: a worker that shuts down still answers */
+
+    wait->timer.handler = ngx_http_evbus_wait_timeout;
+    wait->timer.data = wait;
+    wait->timer.log = r->connection->log;
+    ngx_add_timer(&wait->timer, elcf->ack_timeout);
+
+    r->main->count++;
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_evbus_wait_cleanup(void *data)
+{
+    ngx_evbus_wait_t  *wait = data;
+
+    wait->cleanup = NULL;
+    ngx_evbus_wait_detach(wait);
+}
+
+
+static void
+ngx_http_evbus_wait_done(ngx_evbus_wait_t *wait)
+{
+    ngx_int_t              rc;
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
+    ngx_http_evbus_ctx_t  *ctx;
+
+    r = wait->data;
+    c = r->connection;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
+
+    rc = ngx_http_evbus_finish(r, ctx, 0);
+
+    /* detached before finalizing: the pool and its cleanup may go */
+
+    ctx->wait = NULL;
+    wait->data = NULL;
+
+    if (wait->cleanup) {
+        wait->cleanup->handler = NULL;
+        wait->cleanup = NULL;
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_evbus_wait_timeout(ngx_event_t *ev)
+{
+    ngx_int_t              rc;
+    ngx_evbus_wait_t      *wait;
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
+    ngx_http_evbus_ctx_t  *ctx;
+
+    wait = ev->data;
+    r = wait->data;
+    c = r->connection;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "evbus: no outcome for %ui events within evbus_ack_timeout",
+                  wait->pending);
+
+    rc = ngx_http_evbus_finish(r, ctx, 1);
+
+    ctx->wait = NULL;
+    ngx_evbus_wait_detach(wait);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the final answer, from the events and, when held, their outcomes */
+
+static ngx_int_t
+ngx_http_evbus_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
+    ngx_uint_t timedout)
+{
+    u_char              *p;
+    size_t               i, len;
+    ngx_int_t            status;
+    ngx_uint_t           unknown, unavailable, ack;
+    const char          *error, *err;
+    ngx_evbus_event_t   *ev;
+    ngx_evbus_result_t  *res;
+    ngx_http_evbus_loc_conf_t  *elcf;
+
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
+
+    ack = elcf->ack;
+    unknown = 0;
+    unavailable = 0;
+
+    for (i = 0; i < ctx->nevents; i++) {
+        ev = &ctx->events[i];
+
+        if (ev->error) {
+            if (ctx->queued[i] == NGX_HTTP_EVBUS_UNQUEUED) {
+                unavailable++;
+            }
+
+            continue;
+        }
+
+        if (ctx->wait == NULL || ctx->queued[i] != NGX_HTTP_EVBUS_WAITING) {
+            continue;
+        }
+
+        res = &ctx->wait->results[i];
+
+        if (!res->done) {
+            unknown++;
+            ev->error = "outcome unknown: no delivery report within"
+                        " evbus_ack_timeout";
+            continue;
+        }
+
+        if (res->err == 0) {
+            continue;
+        }
+
+        unavailable++;
+
+        if (res->spooled || ack == NGX_EVBUS_ACK_QUEUED) {
+            ev->error = "could not be queued: the spool write failed";
+            continue;
+        }
+
+        err = ngx_evbus_kafka_err2str(res->err);
+        len = sizeof("delivery failed: ") + ngx_strlen(err);
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        (void) ngx_sprintf(p, "delivery failed: %s%Z", err);
+        ev->error = (char *) p;
+    }
+
+    ctx->accepted = 0;
+    ctx->rejected = 0;
+
+    for (i = 0; i < ctx->nevents; i++) {
+        if (ctx->events[i].error) {
+            ctx->rejected++;
+
+        } else {
+            ctx->accepted++;
+        }
+    }
+
     ctx->done = 1;
+    error = NULL;
 
-    if (ctx->accepted) {
-        return ngx_http_evbus_respond(r, NGX_HTTP_ACCEPTED, events, n, NULL);
+    if (timedout) {
+        status = NGX_HTTP_GATEWAY_TIME_OUT;
+        error = "timed out waiting for Kafka: the outcome of some events"
+                " is unknown, they may or may not arrive";
+
+    } else if (ctx->accepted) {
+        status = (ack == NGX_EVBUS_ACK_KAFKA) ? NGX_HTTP_OK
+                                              : NGX_HTTP_ACCEPTED;
+
+    } else if (unavailable) {
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        error = (ack == NGX_EVBUS_ACK_KAFKA)
+                ? "no event was delivered to Kafka, retry later"
+                : "no event could be queued for Kafka, retry later";
+
+    } else {
+        status = NGX_HTTP_BAD_REQUEST;
+        error = "no valid event in the request";
     }
 
-    if (queue_failed) {
-        return ngx_http_evbus_respond(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      events, n,
-                                      "no event could be queued for Kafka,"
-                                      " retry later");
-    }
-
-    return ngx_http_evbus_respond(r, NGX_HTTP_BAD_REQUEST, events, n,
-                                  "no valid event in the request");
+    return ngx_http_evbus_respond(r, status, ctx->events, ctx->nevents,
+                                  error,
+                                  (ack == NGX_EVBUS_ACK_KAFKA && ctx->wait)
+                                  ? ctx->wait->results : NULL,
+                                  unknown);
 }
 
 
@@ -474,12 +708,13 @@ ngx_http_evbus_metadata(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+static void
 ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
-    ngx_evbus_event_t *ev, ngx_str_t *timestamp, int64_t now)
+    ngx_evbus_event_t *ev, size_t index, ngx_str_t *timestamp, int64_t now)
 {
     u_char                     *p, version[NGX_INT64_LEN];
     size_t                      len;
+    ngx_int_t                   rc;
     const char                 *err;
     ngx_evbus_kafka_msg_t       msg;
     ngx_http_evbus_loc_conf_t  *elcf;
@@ -494,7 +729,7 @@ ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 
     } else if (ngx_http_complex_value(r, elcf->topic, &msg.topic) != NGX_OK) {
         ev->error = "cannot evaluate evbus_topic";
-        return NGX_ERROR;
+        return;
     }
 
     msg.key.data = ev->event_id;
@@ -509,8 +744,50 @@ ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     msg.ingest_timestamp = *timestamp;
     msg.timestamp = now;
 
-    if (ngx_evbus_kafka_produce(&msg, &err) == NGX_OK) {
-        return NGX_OK;
+    if (elcf->ack == NGX_EVBUS_ACK_KAFKA) {
+        rc = ngx_evbus_kafka_produce(&msg, ctx->wait, index, &err);
+
+        if (rc == NGX_OK) {
+            ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
+            return;
+        }
+
+    } else {
+        rc = ngx_evbus_kafka_produce(&msg, NULL, 0, &err);
+
+        if (rc == NGX_OK) {
+            ctx->queued[index] = NGX_HTTP_EVBUS_QUEUED;
+            return;
+        }
+    }
+
+    /* "queued" also means "in the spool"; "kafka" means delivered */
+
+    if (rc == NGX_BUSY && elcf->ack == NGX_EVBUS_ACK_QUEUED
+        && ngx_evbus_spool_enabled())
+    {
+        if (ctx->wait == NULL) {
+            ctx->wait = ngx_evbus_wait_create(ctx->nevents,
+                                              r->connection->log);
+        }
+
+        if (ctx->wait) {
+            rc = ngx_evbus_spool_write(&msg, ctx->wait, index);
+
+            if (rc == NGX_OK) {
+                ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
+                return;
+            }
+
+            err = (rc == NGX_BUSY) ? "Kafka is unavailable and the spool is"
+                                     " full"
+                                   : "Kafka is unavailable and the spool"
+                                     " failed";
+        }
+    }
+
+    if (rc == NGX_BUSY) {
+        ctx->queued[index] = NGX_HTTP_EVBUS_UNQUEUED;
     }
 
     len = sizeof("could not be queued: ") + ngx_strlen(err);
@@ -518,7 +795,7 @@ ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
         ev->error = "could not be queued";
-        return NGX_ERROR;
+        return;
     }
 
     (void) ngx_sprintf(p, "could not be queued: %s%Z", err);
@@ -526,14 +803,13 @@ ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "evbus: event to \"%V\" not queued: %s", &msg.topic, err);
-
-    return NGX_ERROR;
 }
 
 
 static ngx_int_t
 ngx_http_evbus_respond(ngx_http_request_t *r, ngx_int_t status,
-    ngx_evbus_event_t *events, size_t n, const char *error)
+    ngx_evbus_event_t *events, size_t n, const char *error,
+    ngx_evbus_result_t *results, ngx_uint_t unknown)
 {
     u_char             *body, *p;
     size_t              i, len, accepted, rejected;
@@ -543,7 +819,8 @@ ngx_http_evbus_respond(ngx_http_request_t *r, ngx_int_t status,
     rejected = 0;
 
     len = sizeof("{\"accepted\":,\"rejected\":,\"event_ids\":[],"
-                 "\"errors\":[],\"error\":\"\"}\n") + 2 * NGX_SIZE_T_LEN;
+                 "\"errors\":[],\"error\":\"\",\"results\":[],"
+                 "\"unknown\":}\n") + 3 * NGX_SIZE_T_LEN;
 
     if (error) {
         len += ngx_http_evbus_escape_json_len((u_char *) error,
@@ -560,9 +837,12 @@ ngx_http_evbus_respond(ngx_http_request_t *r, ngx_int_t status,
             rejected++;
 
         } else {
-            len += sizeof("\"\",")
-                   + ngx_http_evbus_escape_json_len(events[i].event_id,
-                                                    events[i].event_id_len);
+            len += (sizeof("\"\",") + ngx_http_evbus_escape_json_len(
+                                           events[i].event_id,
+                                           events[i].event_id_len)) * 2
+                   + sizeof("{\"index\":,\"event_id\":,\"partition\":,"
+                            "\"offset\":},") + NGX_SIZE_T_LEN
+                   + NGX_INT32_LEN + NGX_INT64_LEN;
             accepted++;
         }
     }
@@ -609,6 +889,32 @@ ngx_http_evbus_respond(ngx_http_request_t *r, ngx_int_t status,
     }
 
     *p++ = ']';
+
+    if (results) {
+        p = ngx_cpymem(p, ",\"results\":[", sizeof(",\"results\":[") - 1);
+
+        for (i = 0; i < n; i++) {
+            if (events[i].error) {
+                continue;
+            }
+
+            p = ngx_sprintf(p, "{\"index\":%uz,\"event_id\":\"", i);
+            p = ngx_http_evbus_escape_json(p, events[i].event_id,
+                                           events[i].event_id_len);
+            p = ngx_sprintf(p, "\",\"partition\":%D,\"offset\":%L},",
+                            results[i].partition, results[i].offset);
+        }
+
+        if (p[-1] == ',') {
+            p--;
+        }
+
+        *p++ = ']';
+    }
+
+    if (unknown) {
+        p = ngx_sprintf(p, ",\"unknown\":%ui", unknown);
+    }
 
     if (error) {
         p = ngx_cpymem(p, ",\"error\":\"", sizeof(",\"error\":\"") - 1);

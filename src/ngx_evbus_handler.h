@@ -13,6 +13,13 @@
 #include <ngx_http.h>
 
 #include "ngx_evbus_module.h"
+#include "ngx_evbus_event.h"
+#include "ngx_evbus_kafka.h"
+
+
+#define NGX_HTTP_EVBUS_QUEUED    1
+#define NGX_HTTP_EVBUS_WAITING   2     /* for a delivery report or spool */
+#define NGX_HTTP_EVBUS_UNQUEUED  3     /* Kafka and spool could not take it */
 
 
 typedef struct {
@@ -20,6 +27,10 @@ typedef struct {
     ngx_uint_t          accepted;
     ngx_uint_t          rejected;
     ngx_int_t           format;
+    ngx_evbus_event_t  *events;
+    size_t              nevents;
+    u_char             *queued;         /* per event */
+    ngx_evbus_wait_t   *wait;
     unsigned            done:1;
 } ngx_http_evbus_ctx_t;
 

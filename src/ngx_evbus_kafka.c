@@ -14,6 +14,7 @@
 #include "ngx_evbus_kafka.h"
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_partition.h"
+#include "ngx_evbus_spool.h"
 
 
 #define NGX_EVBUS_POLL_INTERVAL   250
@@ -27,6 +28,8 @@ typedef struct ngx_evbus_msg_s  ngx_evbus_msg_t;
 
 struct ngx_evbus_msg_s {
     ngx_evbus_msg_t            *next;
+    ngx_evbus_wait_t           *wait;
+    ngx_uint_t                  index;
     size_t                      type_len;
     u_char                      type[NGX_EVBUS_EVENT_TYPE_MAX];
 };
@@ -62,6 +65,13 @@ typedef struct {
     ngx_evbus_msg_t            *free;
     ngx_evbus_slab_t           *slabs;
 
+    ngx_msec_t                  unavailable_after;
+    ngx_msec_t                  busy_since;
+    ngx_uint_t                  max_messages;
+    ngx_uint_t                  delivered_last;
+    double                      rate;             /* deliveries per second */
+    ngx_msec_t                  rate_at;
+
     time_t                      fail_logged;
     ngx_uint_t                  fail_suppressed;
     time_t                      error_logged;
@@ -77,6 +87,11 @@ static ngx_int_t ngx_evbus_kafka_set(rd_kafka_conf_t *conf, char *name,
 static void ngx_evbus_kafka_wake_handler(ngx_event_t *ev);
 static void ngx_evbus_kafka_timer_handler(ngx_event_t *ev);
 static void ngx_evbus_kafka_poll(void);
+static void ngx_evbus_kafka_track(void);
+static ngx_int_t ngx_evbus_kafka_unavailable(void);
+static ngx_int_t ngx_evbus_kafka_spool_failed(const rd_kafka_message_t *m);
+static ngx_str_t ngx_evbus_kafka_header(rd_kafka_headers_t *hdrs,
+    const char *name);
 static void ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
     void *opaque);
 static void ngx_evbus_kafka_error(rd_kafka_t *rk, int err,
@@ -115,8 +130,6 @@ static char  *ngx_evbus_kafka_defaults[][2] = {
     { "linger.ms", "5" },
     { "acks", "all" },
     { "compression.type", "lz4" },
-    /* fatal idempotence errors need librdkafka 2.3 (#4438) */
-    { "enable.idempotence", "false" },
     { "socket.keepalive.enable", "true" },
     { NULL, NULL }
 };
@@ -152,6 +165,21 @@ ngx_evbus_kafka_conf_create(ngx_conf_t *cf)
 
     cln->handler = ngx_evbus_kafka_conf_cleanup;
     cln->data = conf;
+
+    /*
+     * Idempotence only where librdkafka handles its fatal errors safely
+     * (2.3.0 fixed #4438); before that a possibly-persisted failure makes
+     * the producer unusable.  Duplicates are resolved downstream by event_id.
+     */
+
+    if (ngx_evbus_kafka_set(conf, "enable.idempotence",
+                            rd_kafka_version() >= 0x020300ff ? "true"
+                                                             : "false",
+                            cf->log)
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     for (i = 0; ngx_evbus_kafka_defaults[i][0]; i++) {
         if (ngx_evbus_kafka_set(conf, ngx_evbus_kafka_defaults[i][0],
@@ -273,6 +301,7 @@ ngx_evbus_kafka_init_process(ngx_cycle_t *cycle,
     ngx_http_evbus_main_conf_t *emcf)
 {
     char                    errstr[512], *brokers;
+    size_t                  size;
     ngx_str_t              *topic;
     ngx_uint_t              i;
     const char             *err;
@@ -311,6 +340,22 @@ ngx_evbus_kafka_init_process(ngx_cycle_t *cycle,
     }
 
     ngx_free(brokers);
+
+    size = sizeof(errstr);
+    if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", errstr, &size)
+        == RD_KAFKA_CONF_OK)
+    {
+        ngx_evbus_kafka.max_messages = ngx_atoi((u_char *) errstr,
+                                                ngx_strlen(errstr));
+    }
+
+    if (ngx_evbus_kafka.max_messages == (ngx_uint_t) NGX_ERROR
+        || ngx_evbus_kafka.max_messages == 0)
+    {
+        ngx_evbus_kafka.max_messages = 100000;
+    }
+
+    ngx_evbus_kafka.unavailable_after = emcf->unavailable_after;
 
     rd_kafka_conf_set_dr_msg_cb(conf, ngx_evbus_kafka_dr);
     rd_kafka_conf_set_error_cb(conf, ngx_evbus_kafka_error);
@@ -440,6 +485,11 @@ static void
 ngx_evbus_kafka_timer_handler(ngx_event_t *ev)
 {
     ngx_evbus_kafka_poll();
+    ngx_evbus_kafka_track();
+
+    if (!ngx_evbus_kafka.exiting) {
+        ngx_evbus_spool_tick();
+    }
 
     if (!ngx_terminate && ngx_evbus_kafka.rk) {
         ngx_add_timer(ev, NGX_EVBUS_POLL_INTERVAL);
@@ -477,30 +527,56 @@ ngx_evbus_kafka_poll(void)
 static void
 ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
+    ngx_uint_t        level;
+    const char       *outcome;
     ngx_evbus_msg_t  *msg;
 
     msg = m->_private;
 
+    if (msg && msg->wait) {
+        ngx_evbus_wait_report(msg->wait, msg->index, m->partition, m->offset,
+                              m->err, 0);
+    }
+
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.delivered, 1);
+        ngx_evbus_kafka.busy_since = ngx_current_msec;
 
     } else {
         (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.failed, 1);
 
-        if (ngx_evbus_kafka.exiting) {
-            (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.lost_at_exit,
-                                        1);
+        /* a waiting client learns of the failure; other events are kept */
+
+        if ((msg == NULL || msg->wait == NULL)
+            && ngx_evbus_spool_enabled()
+            && ngx_evbus_kafka_spool_failed(m) == NGX_OK)
+        {
+            outcome = "spooled for replay";
+            level = NGX_LOG_WARN;
+
+        } else if (msg && msg->wait) {
+            outcome = "reported to the client";
+            level = NGX_LOG_WARN;
+
+        } else {
+            outcome = "lost";
+            level = NGX_LOG_ERR;
+
+            if (ngx_evbus_kafka.exiting) {
+                (void) ngx_atomic_fetch_add(
+                                     &ngx_evbus_kafka_stats.lost_at_exit, 1);
+            }
         }
 
         if (ngx_evbus_kafka.fail_logged == ngx_time()) {
             ngx_evbus_kafka.fail_suppressed++;
 
         } else {
-            ngx_log_error(NGX_LOG_ERR, ngx_evbus_kafka.log, 0,
-                          "evbus: delivery to \"%s\" failed: %s"
+            ngx_log_error(level, ngx_evbus_kafka.log, 0,
+                          "evbus: delivery to \"%s\" failed: %s, %s"
                           " (%ui more failures not logged)",
                           rd_kafka_topic_name(m->rkt),
-                          rd_kafka_err2str(m->err),
+                          rd_kafka_err2str(m->err), outcome,
                           ngx_evbus_kafka.fail_suppressed);
 
             ngx_evbus_kafka.fail_logged = ngx_time();
@@ -525,6 +601,14 @@ ngx_evbus_kafka_error(rd_kafka_t *rk, int err, const char *reason,
         ngx_log_error(NGX_LOG_ERR, ngx_evbus_kafka.log, 0,
                       "evbus: Kafka producer fatal error: %s: %s",
                       rd_kafka_err2name(err), errstr);
+        return;
+    }
+
+    /* librdkafka logs these itself */
+
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT
+        || err == RD_KAFKA_RESP_ERR__RESOLVE)
+    {
         return;
     }
 
@@ -602,7 +686,8 @@ ngx_evbus_kafka_partitioner(const rd_kafka_topic_t *rkt, const void *key,
 
 
 ngx_int_t
-ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, const char **err)
+ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, ngx_evbus_wait_t *wait,
+    ngx_uint_t index, const char **err)
 {
     ngx_evbus_msg_t      *msg;
     rd_kafka_topic_t     *rkt;
@@ -610,7 +695,14 @@ ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, const char **err)
 
     if (ngx_evbus_kafka.rk == NULL || ngx_evbus_kafka.exiting) {
         *err = "the Kafka producer is not running";
-        return NGX_DECLINED;
+        return NGX_BUSY;
+    }
+
+    if (ngx_evbus_kafka_unavailable()) {
+        *err = "Kafka has not taken messages for longer than"
+               " evbus_unavailable_after";
+        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.queue_errors, 1);
+        return NGX_BUSY;
     }
 
     rkt = ngx_evbus_kafka_topic(&m->topic, err);
@@ -629,6 +721,8 @@ ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, const char **err)
         return NGX_DECLINED;
     }
 
+    msg->wait = wait;
+    msg->index = index;
     msg->type_len = m->event_type.len;
     ngx_memcpy(msg->type, m->event_type.data, m->event_type.len);
 
@@ -654,29 +748,246 @@ ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, const char **err)
         ngx_evbus_kafka_msg_free(msg);
         (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.queue_errors, 1);
         *err = rd_kafka_err2str(rc);
-        return NGX_DECLINED;
+
+        return (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                || rc == RD_KAFKA_RESP_ERR__FATAL) ? NGX_BUSY : NGX_DECLINED;
     }
 
     (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.produced, 1);
+
+    if (wait) {
+        wait->pending++;
+    }
+
+    if (ngx_evbus_kafka.busy_since == 0) {
+        ngx_evbus_kafka.busy_since = ngx_current_msec;
+    }
 
     return NGX_OK;
 }
 
 
 /*
+ * Kafka is unavailable when messages wait and none has been delivered for
+ * longer than evbus_unavailable_after: brokers down, unreachable or frozen.
+ */
+
+static ngx_int_t
+ngx_evbus_kafka_unavailable(void)
+{
+    return ngx_evbus_kafka.busy_since
+           && ngx_current_msec - ngx_evbus_kafka.busy_since
+              > ngx_evbus_kafka.unavailable_after;
+}
+
+
+ngx_int_t
+ngx_evbus_kafka_available(void)
+{
+    if (ngx_evbus_kafka.rk == NULL || ngx_evbus_kafka.exiting
+        || ngx_evbus_kafka_unavailable())
+    {
+        return 0;
+    }
+
+    return (ngx_uint_t) rd_kafka_outq_len(ngx_evbus_kafka.rk)
+           < ngx_evbus_kafka.max_messages / 2;
+}
+
+
+static void
+ngx_evbus_kafka_track(void)
+{
+    double      rate;
+    ngx_msec_t  elapsed;
+    ngx_uint_t  delivered;
+
+    if (rd_kafka_outq_len(ngx_evbus_kafka.rk) == 0) {
+        ngx_evbus_kafka.busy_since = 0;
+    }
+
+    elapsed = ngx_current_msec - ngx_evbus_kafka.rate_at;
+
+    if (elapsed < 1000) {
+        return;
+    }
+
+    delivered = ngx_evbus_kafka_stats.delivered;
+    rate = (double) (delivered - ngx_evbus_kafka.delivered_last) * 1000
+           / elapsed;
+
+    ngx_evbus_kafka.rate = ngx_evbus_kafka.rate * 0.5 + rate * 0.5;
+    ngx_evbus_kafka.delivered_last = delivered;
+    ngx_evbus_kafka.rate_at = ngx_current_msec;
+}
+
+
+/*
  * Seconds a client should wait before retrying after a 503: the time the
- * producer needs to work off its queue at the rate it has been delivering,
- * at least 1 s and at most 60 s.
+ * producer needs to work off its queue at the rate it has been delivering
+ * recently (an average over the last seconds), evbus_unavailable_after when
+ * nothing is being delivered, at least 1 s and at most 60 s.
  */
 
 ngx_uint_t
 ngx_evbus_kafka_retry_after(void)
 {
+    double      secs;
+    ngx_uint_t  queued;
+
     if (ngx_evbus_kafka.rk == NULL) {
         return 5;
     }
 
-    return ngx_min(60, 1 + rd_kafka_outq_len(ngx_evbus_kafka.rk) / 50000);
+    queued = rd_kafka_outq_len(ngx_evbus_kafka.rk);
+
+    if (ngx_evbus_kafka.rate < 1) {
+        secs = queued ? (double) ngx_evbus_kafka.unavailable_after / 1000 : 1;
+
+    } else {
+        secs = queued / ngx_evbus_kafka.rate;
+    }
+
+    if (secs < 1) {
+        return 1;
+    }
+
+    return secs > 60 ? 60 : (ngx_uint_t) secs + 1;
+}
+
+
+const char *
+ngx_evbus_kafka_err2str(int err)
+{
+    return rd_kafka_err2str(err);
+}
+
+
+ngx_evbus_wait_t *
+ngx_evbus_wait_create(ngx_uint_t n, ngx_log_t *log)
+{
+    ngx_evbus_wait_t  *wait;
+
+    wait = ngx_calloc(sizeof(ngx_evbus_wait_t)
+                      + n * sizeof(ngx_evbus_result_t), log);
+    if (wait == NULL) {
+        return NULL;
+    }
+
+    wait->nresults = n;
+    wait->results = (ngx_evbus_result_t *) (wait + 1);
+
+    return wait;
+}
+
+
+void
+ngx_evbus_wait_report(ngx_evbus_wait_t *wait, ngx_uint_t index,
+    int32_t partition, int64_t offset, int err, ngx_uint_t spooled)
+{
+    ngx_evbus_result_t  *res;
+
+    if (index < wait->nresults) {
+        res = &wait->results[index];
+        res->partition = partition;
+        res->offset = offset;
+        res->err = err;
+        res->done = 1;
+        res->spooled = spooled;
+    }
+
+    if (--wait->pending) {
+        return;
+    }
+
+    /* a worker that is exiting touches no request */
+
+    if (wait->data && !ngx_terminate && !ngx_evbus_kafka.exiting)
+    {
+        wait->handler(wait);
+    }
+
+    if (wait->data == NULL) {
+        ngx_evbus_wait_detach(wait);
+    }
+}
+
+
+/* the request is gone or answered: free the wait once nothing refers to it */
+
+void
+ngx_evbus_wait_detach(ngx_evbus_wait_t *wait)
+{
+    wait->data = NULL;
+
+    if (wait->cleanup) {
+        wait->cleanup->handler = NULL;
+        wait->cleanup = NULL;
+    }
+
+    if (wait->timer.timer_set) {
+        ngx_del_timer(&wait->timer);
+    }
+
+    if (wait->pending == 0) {
+        ngx_free(wait);
+    }
+}
+
+
+static ngx_int_t
+ngx_evbus_kafka_spool_failed(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t     *hdrs;
+    ngx_evbus_kafka_msg_t   msg;
+    rd_kafka_timestamp_type_t  tstype;
+
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        hdrs = NULL;
+    }
+
+    msg.topic.data = (u_char *) rd_kafka_topic_name(m->rkt);
+    msg.topic.len = ngx_strlen(msg.topic.data);
+    msg.key.data = m->key;
+    msg.key.len = m->key_len;
+    msg.value.data = m->payload;
+    msg.value.len = m->len;
+    msg.timestamp = rd_kafka_message_timestamp(m, &tstype);
+    msg.event_type = ngx_evbus_kafka_header(hdrs, "event_type");
+    msg.event_version = ngx_evbus_kafka_header(hdrs, "event_version");
+    msg.source_service = ngx_evbus_kafka_header(hdrs, "source_service");
+    msg.ingest_timestamp = ngx_evbus_kafka_header(hdrs, "ingest_timestamp");
+
+    if (ngx_evbus_spool_write(&msg, NULL, 0) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_evbus_kafka.log, 0,
+                      "evbus: an undelivered event to \"%V\" could not be"
+                      " spooled and is lost", &msg.topic);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_str_t
+ngx_evbus_kafka_header(rd_kafka_headers_t *hdrs, const char *name)
+{
+    size_t       size;
+    ngx_str_t    value;
+    const void  *p;
+
+    ngx_str_null(&value);
+
+    if (hdrs
+        && rd_kafka_header_get_last(hdrs, name, &p, &size)
+           == RD_KAFKA_RESP_ERR_NO_ERROR
+        && p)
+    {
+        value.data = (u_char *) p;
+        value.len = size;
+    }
+
+    return value;
 }
 
 

@@ -13,7 +13,10 @@
 #include <ngx_http.h>
 
 
-#define NGX_EVBUS_VERSION  "0.1.0"
+#define NGX_EVBUS_VERSION    "0.1.0"
+
+#define NGX_EVBUS_ACK_QUEUED  0
+#define NGX_EVBUS_ACK_KAFKA   1
 
 
 typedef struct {
@@ -22,6 +25,8 @@ typedef struct {
     ngx_array_t                 topics;         /* ngx_str_t, known at start */
     ngx_array_t                 locations;      /* loc confs using evbus */
     ngx_msec_t                  flush_timeout;
+    ngx_msec_t                  unavailable_after;
+    void                       *spool;          /* ngx_evbus_spool_conf_t */
     ngx_uint_t                  topic_cache;
 
     void                       *kafka_conf;     /* rd_kafka_conf_t, checked */
@@ -38,6 +43,8 @@ typedef struct {
     size_t                      max_event_size;
     ngx_uint_t                  max_events;
     ngx_uint_t                  max_depth;
+    ngx_uint_t                  ack;
+    ngx_msec_t                  ack_timeout;
 } ngx_http_evbus_loc_conf_t;
 
 

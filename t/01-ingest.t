@@ -61,6 +61,11 @@ $sent{'arr1-1'} = 5;
 accepted('json with charset', $st, $j, 1, ['cs-1']);
 $sent{'cs-1'} = 6;
 
+($st, $h, $j) = $t->post('/e', '{"event_type":"click","event_id":"cs-2","x":13}',
+    content_type => 'application/json;charset=UTF-8');
+accepted('json with charset, no space', $st, $j, 1, ['cs-2']);
+$sent{'cs-2'} = 13;
+
 # NDJSON, blank lines ignored, last line without a newline
 
 ($st, $h, $j) = $t->post('/e',
@@ -76,6 +81,13 @@ accepted('ndjson', $st, $j, 3, ['nd-1', 'nd-2', 'nd-3']);
     content_type => 'application/x-ndjson; charset=utf-8');
 accepted('ndjson with charset, trailing newline', $st, $j, 1, ['nd-4']);
 $sent{'nd-4'} = 10;
+
+# ids with characters JSON must escape
+
+($st, $h, $j) = $t->post('/e',
+    '{"event_type":"esc","event_id":"q\\"uo\\\\te\\n\\u00e9\\/","x":14}');
+accepted('escaped id', $st, $j, 1, ["q\"uo\\te\n\x{e9}/"]);
+$sent{"q\"uo\\te\n\x{e9}/"} = 14;
 
 # no event_id: one is generated and returned
 
@@ -93,13 +105,13 @@ my $want = scalar keys %sent;
 my $msgs = $t->kafka_read($topic, $want);
 is(scalar @$msgs, $want, "$want messages in $topic");
 
-my %got;
+my (%got, @bad);
 for my $m (@$msgs) {
     my $v = $m->{value};
-    ok(ref $v eq 'HASH', "message at offset $m->{offset} is a JSON object")
-        or next;
+    push(@bad, "$m->{partition}/$m->{offset}"), next unless ref $v eq 'HASH';
     $got{ $v->{event_id} // '' } = $v->{x};
 }
+ok(!@bad, 'every message is a JSON object') or diag("not: @bad");
 is_deeply(\%got, \%sent, 'each accepted event reached Kafka with its fields');
 is_deeply([sort keys %got], [sort @ids], 'Kafka holds the ids answered');
 

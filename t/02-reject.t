@@ -160,15 +160,28 @@ is($err{3}, 'event is not an object', 'ndjson: scalar line');
 is($err{4}, 'event is not an object', 'ndjson: array line');
 like($err{5} // '', qr/^invalid JSON/, 'ndjson: trailing garbage on a line');
 
+# the default evbus_max_event_size is 32k
+($st, $h, $j) = $t->post('/n', '{"event_type":"n","event_id":"n-8"}' . "\n"
+    . '{"event_type":"n","event_id":"n-9","pad":"' . ('p' x 33000) . '"}'
+    . "\n" . '{"event_type":"n","event_id":"n-10","pad":"'
+    . ('p' x 32000) . '"}' . "\n",
+    content_type => 'application/x-ndjson');
+is($st, 202, 'ndjson with an event over 32k: 202');
+is_deeply($j->{event_ids}, ['n-8', 'n-10'], 'ndjson: events up to 32k accepted');
+is_deeply($j->{errors}, [{ index => 1,
+    error => 'event is larger than evbus_max_event_size (32768 bytes)' }],
+    'ndjson: event over the default 32k rejected, naming the limit');
+
 ($st, $h, $j) = $t->post('/n', qq[{"event_type":\n{nope\n],
     content_type => 'application/x-ndjson');
 is($st, 400, 'ndjson, all lines bad: 400');
 is($j->{rejected}, 2, 'ndjson, all lines bad: rejected 2');
 
-$msgs = $t->kafka_read($nd, 3);
+$msgs = $t->kafka_read($nd, 5);
 sleep 1;
-$msgs = $t->kafka_read($nd, 3, 2);
-is_deeply([sort map { $_->{key} // '' } @$msgs], ['n-1', 'n-3', 'n-7'],
+$msgs = $t->kafka_read($nd, 5, 2);
+is_deeply([sort map { $_->{key} // '' } @$msgs],
+    [sort 'n-1', 'n-3', 'n-7', 'n-8', 'n-10'],
     'ndjson: exactly the valid lines reached Kafka');
 
 # body-level 400s: nothing of the body is produced

@@ -105,7 +105,13 @@ for my $r (1 .. 5) {
     push @gen, $ids;
 }
 
-my @ms = map { [map { hex substr(s/-//gr, 0, 12) } @$_] } @gen;
+# the 48-bit millisecond prefix
+sub uuid_ms {
+    no warnings 'portable';
+    return hex(substr($_[0], 0, 8) . substr($_[0], 9, 4));
+}
+
+my @ms = map { [map { uuid_ms($_) } @$_] } @gen;
 my $order = 1;
 for my $i (1 .. $#ms) {
     $order = 0 if $ms[$i][0] < $ms[$i - 1][-1];

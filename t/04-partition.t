@@ -37,8 +37,14 @@ for my $i (41 .. 50) {
     $type{ $j->{event_ids}[0] // "missing-$i" } = $ty;
 }
 
-my $msgs = $t->kafka_read($topic, 50);
-is(scalar @$msgs, 50, '50 messages in Kafka');
+# escapes: the key and the hash use the decoded strings
+($st, $h, $j) = $t->post('/e',
+    '{"event_type":"cl\\u0069ck","event_id":"p-esc-\\u00e9\\u0041"}');
+is($st, 202, 'event with escaped event_type and event_id accepted');
+$type{"p-esc-\xc3\xa9A"} = 'click';
+
+my $msgs = $t->kafka_read($topic, 51);
+is(scalar @$msgs, 51, '51 messages in Kafka');
 
 my $count = $t->partition_count($topic);
 ok($count && $count > 1, "topic has $count partitions");
@@ -46,8 +52,11 @@ $count ||= 1;
 
 my (%seen, $bad_key, $bad_part, $bad_type);
 for my $m (@$msgs) {
+    # decoded, as UTF-8 bytes
     my $id = $m->{value}{event_id} // '';
     my $ty = $m->{value}{event_type} // '';
+    utf8::encode($id);
+    utf8::encode($ty);
 
     $bad_key++, diag("key $m->{key} != event_id $id")
         unless defined $m->{key} && $m->{key} eq $id;
@@ -62,8 +71,11 @@ for my $m (@$msgs) {
 ok(!$bad_key, 'key is the event_id');
 ok(!$bad_type, 'each message is the event sent');
 ok(!$bad_part, 'partition = XXH3_64bits(event_type "\0" event_id) mod count');
-is_deeply([sort keys %{{ map { ($_->{value}{event_id} // '') => 1 } @$msgs }}],
-    [sort keys %type], 'every event once');
+is_deeply([sort map { $_->{key} // '' } @$msgs], [sort keys %type],
+    'every event once');
+my ($esc) = grep { ($_->{key} // '') eq "p-esc-\xc3\xa9A" } @$msgs;
+is($esc && $esc->{headers}{event_type}, 'click',
+    'escaped event_type decoded in the header');
 cmp_ok(scalar keys %seen, '>', 1, 'events spread over several partitions');
 
 $t->done;

@@ -1,0 +1,141 @@
+-- wrk script for scripts/bench.sh: POSTs analytics events as JSON.
+--
+--   wrk ... -s bench/post.lua http://127.0.0.1:PORT/evbus -- MODE TAG [N] [SIZE]
+--
+--   MODE  single   one event object per request
+--         batch    a JSON array of N events per request
+--   TAG   prefix of every event_id (run id + scenario + phase): each
+--         event_id is TAG-t<thread>-<counter>, unique across all the wrk
+--         runs of one bench run, so messages can be matched and
+--         deduplicated in Kafka.
+--   N     events per request in batch mode (default 100)
+--   SIZE  bytes per event object (default 300; >= 200)
+--
+-- done() prints one machine-readable line that bench.sh parses:
+--   BENCHRESULT key=value ...
+-- with wrk's own summary (requests, duration, latency percentiles, socket
+-- errors) and this script's counters summed over threads: requests sent,
+-- responses seen, 2xx / other statuses, events accepted / rejected (from
+-- the module's {"accepted":N,"rejected":M,...} answer; for a 2xx without
+-- such a body, e.g. "return 202", every event of the request counts as
+-- accepted).
+
+local threads = {}
+local next_tid = 0
+
+function setup(thread)
+    thread:set("tid", next_tid)
+    next_tid = next_tid + 1
+    table.insert(threads, thread)
+end
+
+-- per-thread state (each wrk thread has its own Lua state)
+local mode, tag, per_req, size
+local counter = 0
+local pool, pool_len
+local headers = { ["Content-Type"] = "application/json" }
+
+sent, responses, ok, non2xx, accepted, rejected = 0, 0, 0, 0, 0, 0
+first_bad = ""
+
+function init(args)
+    mode = args[1] or "single"
+    tag = args[2] or "bench"
+    per_req = tonumber(args[3] or "100")
+    size = tonumber(args[4] or "300")
+    if mode == "single" then
+        per_req = 1
+    elseif mode ~= "batch" then
+        error("post.lua: unknown mode " .. mode)
+    end
+    tag = tag .. "-t" .. tid .. "-"
+
+    -- pseudo-random alphanumeric padding: compresses like text, not like
+    -- a run of one byte (the module's producer uses lz4)
+    math.randomseed(12345 + tid)
+    local chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    local t = {}
+    for i = 1, 8192 do
+        local k = math.random(1, #chars)
+        t[i] = chars:sub(k, k)
+    end
+    pool = table.concat(t)
+    pool_len = #pool
+end
+
+local function event()
+    counter = counter + 1
+    local id = tag .. counter
+    local head = '{"event_type":"click","event_id":"' .. id
+        .. '","user_id":"user-' .. string.format("%05d", counter % 100000)
+        .. '","page":"/products/' .. string.format("%03d", counter % 1000)
+        .. '","referrer":"https://shop.example.com/","props":{"pad":"'
+    local tail = '"}}'
+    local pad = size - #head - #tail
+    if pad < 0 then pad = 0 end
+    local off = (counter * 131) % (pool_len - pad - 1) + 1
+    return head .. pool:sub(off, off + pad - 1) .. tail
+end
+
+function request()
+    sent = sent + 1
+    local body
+    if mode == "single" then
+        body = event()
+    else
+        local ev = {}
+        for i = 1, per_req do
+            ev[i] = event()
+        end
+        body = "[" .. table.concat(ev, ",") .. "]"
+    end
+    return wrk.format("POST", nil, headers, body)
+end
+
+function response(status, hdrs, body)
+    responses = responses + 1
+    if status >= 200 and status < 300 then
+        ok = ok + 1
+        local a = body and body:match('"accepted":(%d+)')
+        if a then
+            accepted = accepted + tonumber(a)
+            local r = body:match('"rejected":(%d+)')
+            if r then rejected = rejected + tonumber(r) end
+        else
+            accepted = accepted + per_req
+        end
+    else
+        non2xx = non2xx + 1
+        if first_bad == "" then
+            first_bad = status .. " " .. string.sub(body or "", 1, 200)
+        end
+    end
+end
+
+function done(summary, latency, requests)
+    local s = { sent = 0, responses = 0, ok = 0, non2xx = 0,
+                accepted = 0, rejected = 0 }
+    local bad = ""
+    for _, t in ipairs(threads) do
+        for k in pairs(s) do
+            s[k] = s[k] + (t:get(k) or 0)
+        end
+        local fb = t:get("first_bad")
+        if bad == "" and fb and fb ~= "" then bad = fb end
+    end
+    local e = summary.errors
+    io.write(string.format(
+        "BENCHRESULT requests=%d duration_us=%d bytes=%d"
+        .. " p50_us=%d p90_us=%d p99_us=%d max_us=%d"
+        .. " sent=%d responses=%d ok=%d non2xx=%d accepted=%d rejected=%d"
+        .. " err_connect=%d err_read=%d err_write=%d err_status=%d"
+        .. " err_timeout=%d\n",
+        summary.requests, summary.duration, summary.bytes,
+        latency:percentile(50), latency:percentile(90),
+        latency:percentile(99), latency.max,
+        s.sent, s.responses, s.ok, s.non2xx, s.accepted, s.rejected,
+        e.connect, e.read, e.write, e.status, e.timeout))
+    if bad ~= "" then
+        io.write("BENCHFIRSTBAD " .. bad:gsub("\n", " ") .. "\n")
+    end
+end

@@ -1,0 +1,1165 @@
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+/*
+ * Unit tests of the event core and of UUIDv7, printed as TAP.
+ * Every chunk is fed from its own heap copy that is freed as soon as
+ * ngx_evbus_parser_feed() returns, so that ASan catches any result that
+ * still points into the caller's buffers.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "ngx_evbus_event.h"
+#include "ngx_evbus_uuid.h"
+
+
+#define MD    "\"ingest_timestamp\":\"2026-11-26T17:00:00.000Z\"," \
+              "\"source_service\":\"svc\""
+#define OURS(v)  "{\"event_version\":" v "," MD "}"
+#define NOW   1764176400000LL
+
+#define JSON    NGX_EVBUS_FORMAT_JSON
+#define NDJSON  NGX_EVBUS_FORMAT_NDJSON
+
+#define S(s)  (const unsigned char *) (s), sizeof(s) - 1
+
+
+typedef struct block_s  block_t;
+
+struct block_s {
+    block_t            *next;
+    max_align_t         data[];
+};
+
+
+typedef struct {
+    block_t            *blocks;
+    long                fail_after;   /* -1: never */
+} pool_t;
+
+
+typedef struct {
+    pool_t              pool;
+    int                 rc;
+    const char         *error;
+    ngx_evbus_event_t  *ev;
+    size_t              n;
+} res_t;
+
+
+static int                   ntests;
+static int                   nfailed;
+static size_t                nvalues;
+static size_t                nbad_values;
+static ngx_evbus_limits_t    limits = { 32768, 1000, 32 };
+static ngx_evbus_uuid_gen_t  gen;
+static ngx_evbus_enrich_t    enrich;
+
+
+static void
+ok(int cond, const char *fmt, ...)
+{
+    va_list  args;
+
+    ntests++;
+
+    if (!cond) {
+        nfailed++;
+        printf("not ");
+    }
+
+    printf("ok %d - ", ntests);
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+    printf("\n");
+}
+
+
+static void
+diag_str(const char *what, const unsigned char *s, size_t len)
+{
+    printf("#   %s: '%.*s'\n", what, (int) len,
+           s ? (const char *) s : "(null)");
+}
+
+
+static void *
+pool_alloc(void *ctx, size_t size)
+{
+    block_t  *b;
+    pool_t   *pool;
+
+    pool = ctx;
+
+    if (pool->fail_after == 0) {
+        return NULL;
+    }
+
+    if (pool->fail_after > 0) {
+        pool->fail_after--;
+    }
+
+    b = malloc(sizeof(block_t) + size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->next = pool->blocks;
+    pool->blocks = b;
+
+    return b->data;
+}
+
+
+static void
+pool_free(pool_t *pool)
+{
+    block_t  *b, *next;
+
+    for (b = pool->blocks; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+
+    pool->blocks = NULL;
+}
+
+
+static int
+valid_json(const unsigned char *s, size_t len)
+{
+    int          rc;
+    yajl_handle  h;
+
+    h = yajl_alloc(NULL, NULL, NULL);
+    rc = yajl_parse(h, s, len) == yajl_status_ok
+         && yajl_complete_parse(h) == yajl_status_ok;
+    yajl_free(h);
+
+    return rc;
+}
+
+
+static void
+reset_gen(void)
+{
+    memset(&gen, 0, sizeof(gen));
+    gen.state[0] = 0x0123456789abcdefULL;
+    gen.state[1] = 0xfedcba9876543210ULL;
+
+    enrich.metadata = (const unsigned char *) MD;
+    enrich.metadata_len = sizeof(MD) - 1;
+    enrich.now_ms = NOW;
+    enrich.uuid = &gen;
+}
+
+
+/* feeds body cut at the given offsets, each chunk from its own copy */
+
+static void
+run_cuts(res_t *r, int format, const unsigned char *body, size_t len,
+    const size_t *cuts, size_t ncuts, long fail_after)
+{
+    size_t               i, from, to;
+    unsigned char       *copy;
+    ngx_evbus_parser_t  *p;
+
+    memset(r, 0, sizeof(res_t));
+    r->pool.fail_after = fail_after;
+    reset_gen();
+
+    p = ngx_evbus_parser_create(format, &limits, &enrich, pool_alloc,
+                                &r->pool);
+    if (p == NULL) {
+        r->rc = NGX_EVBUS_PARSE_NOMEM;
+        return;
+    }
+
+    r->rc = NGX_EVBUS_PARSE_OK;
+    from = 0;
+
+    for (i = 0; i <= ncuts && r->rc == NGX_EVBUS_PARSE_OK; i++) {
+        to = (i < ncuts) ? cuts[i] : len;
+
+        copy = malloc(to - from + 1);
+        memcpy(copy, body + from, to - from);
+        r->rc = ngx_evbus_parser_feed(p, copy, to - from);
+        memset(copy, 'X', to - from);
+        free(copy);
+
+        from = to;
+    }
+
+    if (r->rc == NGX_EVBUS_PARSE_OK) {
+        r->rc = ngx_evbus_parser_finish(p);
+    }
+
+    r->error = ngx_evbus_parser_error(p);
+    r->ev = ngx_evbus_parser_events(p, &r->n);
+    ngx_evbus_parser_destroy(p);
+
+    if (r->rc != NGX_EVBUS_PARSE_OK) {
+        return;
+    }
+
+    for (i = 0; i < r->n; i++) {
+        if (r->ev[i].error) {
+            continue;
+        }
+
+        nvalues++;
+
+        if (!valid_json(r->ev[i].value, r->ev[i].value_len)) {
+            nbad_values++;
+            diag_str("not JSON", r->ev[i].value, r->ev[i].value_len);
+        }
+    }
+}
+
+
+static void
+run(res_t *r, int format, const unsigned char *body, size_t len)
+{
+    run_cuts(r, format, body, len, NULL, 0, -1);
+}
+
+
+static void
+done(res_t *r)
+{
+    pool_free(&r->pool);
+}
+
+
+static int
+same_bytes(const unsigned char *a, size_t alen, const unsigned char *b,
+    size_t blen)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+
+static int
+same_str(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+
+    return strcmp(a, b) == 0;
+}
+
+
+/*
+ * yajl reports a parse error at the start of the offending token, or at
+ * the start of the chunk when the token began in an earlier one: the
+ * offset in the message may differ with the cuts, the reason may not.
+ */
+
+static int
+same_body_error(const char *a, const char *b)
+{
+    static const char  at[] = "invalid JSON at byte ";
+
+    if (a == NULL || b == NULL
+        || strncmp(a, at, sizeof(at) - 1) != 0
+        || strncmp(b, at, sizeof(at) - 1) != 0)
+    {
+        return same_str(a, b);
+    }
+
+    return same_str(strchr(a, ':'), strchr(b, ':'));
+}
+
+
+static int
+same_result(const res_t *a, const res_t *b)
+{
+    size_t                    i;
+    const ngx_evbus_event_t  *x, *y;
+
+    if (a->rc != b->rc || !same_body_error(a->error, b->error)) {
+        printf("#   rc %d '%s', rc %d '%s'\n", a->rc,
+               a->error ? a->error : "", b->rc, b->error ? b->error : "");
+        return 0;
+    }
+
+    if (a->rc != NGX_EVBUS_PARSE_OK) {
+        return 1;
+    }
+
+    if (a->n != b->n) {
+        return 0;
+    }
+
+    for (i = 0; i < a->n; i++) {
+        x = &a->ev[i];
+        y = &b->ev[i];
+
+        if (x->index != y->index
+            || !same_str(x->error, y->error)
+            || !same_bytes(x->value, x->value_len, y->value, y->value_len)
+            || !same_bytes(x->event_type, x->event_type_len,
+                           y->event_type, y->event_type_len)
+            || !same_bytes(x->event_id, x->event_id_len,
+                           y->event_id, y->event_id_len)
+            || !same_bytes(x->raw, x->raw_len, y->raw, y->raw_len)
+            || x->event_version != y->event_version
+            || x->generated_id != y->generated_id)
+        {
+            printf("#   event %zu differs\n", i);
+            diag_str("one", x->value, x->value_len);
+            diag_str("other", y->value, y->value_len);
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the same body cut in two at every offset, and fed byte by byte */
+
+static void
+check_splits(int format, const unsigned char *body, size_t len,
+    const char *name)
+{
+    res_t    whole, part;
+    size_t   i, cut, *cuts;
+    int      same;
+
+    run(&whole, format, body, len);
+    same = 1;
+
+    for (cut = 0; cut <= len && same; cut++) {
+        run_cuts(&part, format, body, len, &cut, 1, -1);
+        same = same_result(&whole, &part);
+
+        if (!same) {
+            printf("#   differs when cut at %zu\n", cut);
+        }
+
+        done(&part);
+    }
+
+    ok(same, "%s: same result cut in two anywhere", name);
+
+    cuts = malloc((len + 1) * sizeof(size_t));
+
+    for (i = 0; i < len; i++) {
+        cuts[i] = i;
+    }
+
+    run_cuts(&part, format, body, len, cuts, len, -1);
+    ok(same_result(&whole, &part), "%s: same result byte by byte", name);
+
+    done(&part);
+    free(cuts);
+    done(&whole);
+}
+
+
+static int
+event_is(const res_t *r, size_t i, const char *error)
+{
+    if (r->rc != NGX_EVBUS_PARSE_OK || i >= r->n) {
+        printf("#   rc %d, %zu events, error '%s'\n", r->rc, r->n,
+               r->error ? r->error : "");
+        return 0;
+    }
+
+    if (!same_str(r->ev[i].error, error)) {
+        printf("#   event %zu error: '%s', want '%s'\n", i,
+               r->ev[i].error ? r->ev[i].error : "(null)",
+               error ? error : "(null)");
+        return 0;
+    }
+
+    return r->ev[i].index == i;
+}
+
+
+static int
+value_is(const res_t *r, size_t i, const char *value)
+{
+    if (!event_is(r, i, NULL)) {
+        return 0;
+    }
+
+    if (!same_bytes(r->ev[i].value, r->ev[i].value_len,
+                    (const unsigned char *) value, strlen(value)))
+    {
+        diag_str("got", r->ev[i].value, r->ev[i].value_len);
+        diag_str("want", (const unsigned char *) value, strlen(value));
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+body_error(int format, const unsigned char *body, size_t len, int rc,
+    const char *error)
+{
+    int    good;
+    res_t  r;
+
+    run(&r, format, body, len);
+
+    good = (r.rc == rc) && (error == NULL || same_str(r.error, error));
+
+    if (!good) {
+        printf("#   rc %d error '%s', want rc %d '%s'\n", r.rc,
+               r.error ? r.error : "(null)", rc, error ? error : "");
+    }
+
+    done(&r);
+
+    return good;
+}
+
+
+/* the error of the one event in a JSON body */
+
+static void
+reject(const char *body, const char *error)
+{
+    res_t  r;
+
+    run(&r, JSON, (const unsigned char *) body, strlen(body));
+    ok(r.n == 1 && event_is(&r, 0, error), "rejected %s: %s", body, error);
+    done(&r);
+}
+
+
+static int
+is_uuid_v7(const unsigned char *u)
+{
+    int  i;
+
+    for (i = 0; i < NGX_EVBUS_UUID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (u[i] != '-') {
+                return 0;
+            }
+
+        } else if (!((u[i] >= '0' && u[i] <= '9')
+                     || (u[i] >= 'a' && u[i] <= 'f')))
+        {
+            return 0;
+        }
+    }
+
+    return u[14] == '7' && strchr("89ab", u[19]) != NULL;
+}
+
+
+static void
+test_single(void)
+{
+    res_t       r;
+    const char  *body =
+        " \r\n {\"event_type\":\"page.view\",\"event_id\":\"id-1\",\"x\":1}\n ";
+
+    run(&r, JSON, (const unsigned char *) body, strlen(body));
+
+    ok(r.n == 1
+       && value_is(&r, 0, "{\"event_type\":\"page.view\",\"event_id\":\"id-1\","
+                          "\"x\":1,\"metadata\":" OURS("1") "}"),
+       "single object");
+    ok(same_bytes(r.ev[0].event_type, r.ev[0].event_type_len,
+                  S("page.view"))
+       && same_bytes(r.ev[0].event_id, r.ev[0].event_id_len, S("id-1"))
+       && r.ev[0].event_version == 1 && !r.ev[0].generated_id,
+       "single object: decoded fields");
+    ok(same_bytes(r.ev[0].raw, r.ev[0].raw_len,
+                  S("{\"event_type\":\"page.view\",\"event_id\":\"id-1\","
+                    "\"x\":1}")),
+       "single object: raw without outer whitespace");
+    done(&r);
+
+    enrich.metadata_len = 0;
+    memset(&r, 0, sizeof(res_t));
+    r.pool.fail_after = -1;
+    {
+        ngx_evbus_parser_t  *p;
+
+        p = ngx_evbus_parser_create(JSON, &limits, &enrich, pool_alloc,
+                                    &r.pool);
+        r.rc = ngx_evbus_parser_feed(p, S("{\"event_type\":\"a\",\"event_id\""
+                                          ":\"b\" }"));
+        r.rc = ngx_evbus_parser_finish(p);
+        r.ev = ngx_evbus_parser_events(p, &r.n);
+        ngx_evbus_parser_destroy(p);
+    }
+    ok(value_is(&r, 0, "{\"event_type\":\"a\",\"event_id\":\"b\" ,"
+                       "\"metadata\":{\"event_version\":1}}"),
+       "no enrichment metadata");
+    done(&r);
+}
+
+
+static void
+test_array(void)
+{
+    res_t       r;
+    const char  *body =
+        "[ {\"event_type\":\"a\",\"event_id\":\"1\"} ,\n"
+        "{\"event_id\":\"2\",\"event_type\":\"b\",\"event_version\":7},"
+        "{\"event_type\":\"c\",\"event_id\":\"3\",\"metadata\":{}}]";
+
+    run(&r, JSON, (const unsigned char *) body, strlen(body));
+    ok(r.n == 3
+       && value_is(&r, 0, "{\"event_type\":\"a\",\"event_id\":\"1\","
+                          "\"metadata\":" OURS("1") "}")
+       && value_is(&r, 1, "{\"event_id\":\"2\",\"event_type\":\"b\","
+                          "\"event_version\":7,\"metadata\":" OURS("7") "}")
+       && value_is(&r, 2, "{\"event_type\":\"c\",\"event_id\":\"3\","
+                          "\"metadata\":" OURS("1") "}"),
+       "array of three");
+    ok(r.n == 3 && r.ev[1].event_version == 7
+       && same_bytes(r.ev[2].raw, r.ev[2].raw_len,
+                     S("{\"event_type\":\"c\",\"event_id\":\"3\","
+                       "\"metadata\":{}}")),
+       "array: version and raw");
+    done(&r);
+}
+
+
+static void
+test_generated_id(void)
+{
+    res_t                 r;
+    const unsigned char  *v;
+
+    run(&r, JSON, S("[{\"event_type\":\"a\"},{\"event_type\":\"a\"}]"));
+
+    v = r.ev[0].value;
+
+    ok(r.n == 2 && event_is(&r, 0, NULL) && r.ev[0].generated_id
+       && r.ev[0].event_id_len == NGX_EVBUS_UUID_LEN
+       && memcmp(v, "{\"event_id\":\"", 13) == 0
+       && r.ev[0].event_id == v + 13
+       && memcmp(v + 13 + 36, "\",\"event_type\":\"a\",\"metadata\":"
+                 OURS("1") "}", r.ev[0].value_len - 49) == 0
+       && r.ev[0].value_len == 49 + sizeof("\",\"event_type\":\"a\","
+                                           "\"metadata\":" OURS("1") "}") - 1,
+       "generated event_id spliced first");
+    ok(is_uuid_v7(r.ev[0].event_id) && is_uuid_v7(r.ev[1].event_id)
+       && memcmp(r.ev[0].event_id, r.ev[1].event_id, 36) < 0,
+       "generated ids are UUIDv7 and increase");
+    done(&r);
+}
+
+
+static void
+test_metadata(void)
+{
+    res_t       r;
+    const char  *body =
+        "{\"event_type\":\"a\",\"event_id\":\"i\",\"metadata\" : {"
+        " \"ingest_timestamp\":\"x\",\n \"a\" : 1.000000000000000000001 ,"
+        "\"client_ip\":\"1.2.3.4\",\"nested\": {\"b\":[1,{\"c\":null}],"
+        " \"d\":\"e\\\"\\\\\\u00e9\"},\"request_id\":{\"r\":[1]},"
+        "\"z\":[ ], \"event_version\":9,\"n\":-0.5e-7 } ,\"y\":true}";
+
+    run(&r, JSON, (const unsigned char *) body, strlen(body));
+    ok(value_is(&r, 0, "{\"event_type\":\"a\",\"event_id\":\"i\","
+                "\"metadata\" : {\"event_version\":1," MD ","
+                "\"a\" : 1.000000000000000000001,"
+                "\"nested\": {\"b\":[1,{\"c\":null}],"
+                " \"d\":\"e\\\"\\\\\\u00e9\"},\"z\":[ ],\"n\":-0.5e-7} ,"
+                "\"y\":true}"),
+       "metadata: reserved members dropped, others kept byte for byte");
+    done(&r);
+
+    run(&r, JSON, S("{\"metadata\":{\"user_agent\":\"u\",\"source_service\""
+                    ":1},\"event_type\":\"a\",\"event_id\":\"i\"}"));
+    ok(value_is(&r, 0, "{\"metadata\":" OURS("1") ",\"event_type\":\"a\","
+                       "\"event_id\":\"i\"}"),
+       "metadata: only reserved members");
+    done(&r);
+
+    run(&r, JSON, S("{\"event_type\":\"a\",\"event_id\":\"i\",\"metadata\":"
+                    "{\"event\\u005fversion\":2,\"k\":\"v\"}}"));
+    ok(value_is(&r, 0, "{\"event_type\":\"a\",\"event_id\":\"i\","
+                       "\"metadata\":" "{\"event_version\":1," MD ","
+                       "\"k\":\"v\"}}"),
+       "metadata: reserved names compared decoded");
+    done(&r);
+}
+
+
+static void
+test_bytes_kept(void)
+{
+    res_t       r;
+    const char  *members =
+        "\"n\":123456789012345678901234567890,"
+        "\"f\":1.000000000000000000001,\"e\":-1E+400,"
+        "\"s\":\"a\\\"b\\\\c\\/\\u00e9\\n\\ud83d\\ude00\xc3\xa9\","
+        "\"event_type\":\"t\",\"event_id\":\"a\\u0062\"";
+    char        body[512], want[1024];
+
+    snprintf(body, sizeof(body), "{%s}", members);
+    snprintf(want, sizeof(want), "{%s,\"metadata\":" OURS("1") "}", members);
+
+    run(&r, JSON, (const unsigned char *) body, strlen(body));
+    ok(value_is(&r, 0, want), "numbers and strings kept byte for byte");
+    ok(same_bytes(r.ev[0].event_id, r.ev[0].event_id_len, S("ab")),
+       "event_id decoded");
+    done(&r);
+}
+
+
+static void
+test_rejections(void)
+{
+    char         body[512], t129[130], t128[129];
+    res_t        r;
+    const char  *err;
+
+    reject("[1]", "event is not an object");
+    reject("[\"s\"]", "event is not an object");
+    reject("[null]", "event is not an object");
+    reject("[[{\"event_type\":\"a\"}]]", "event is not an object");
+    reject("{}", "event_type is missing");
+    reject("{\"x\":{\"event_type\":\"a\"}}", "event_type is missing");
+    reject("{\"event_type\":1}", "event_type must be a string");
+    reject("{\"event_type\":null}", "event_type must be a string");
+    reject("{\"event_type\":{}}", "event_type must be a string");
+    reject("{\"event_type\":[\"a\"]}", "event_type must be a string");
+    reject("{\"event_type\":\"\"}", "event_type is empty");
+    reject("{\"event_type\":\"a b\"}",
+           "event_type may only contain A-Z a-z 0-9 _ . -");
+    reject("{\"event_type\":\"\\u00e9\"}",
+           "event_type may only contain A-Z a-z 0-9 _ . -");
+    reject("{\"event_type\":\"a\",\"event_id\":5}",
+           "event_id must be a string");
+    reject("{\"event_type\":\"a\",\"event_id\":{}}",
+           "event_id must be a string");
+    reject("{\"event_type\":\"a\",\"event_id\":\"\"}", "event_id is empty");
+
+    err = "event_version must be a positive integer";
+    reject("{\"event_type\":\"a\",\"event_version\":0}", err);
+    reject("{\"event_type\":\"a\",\"event_version\":-1}", err);
+    reject("{\"event_type\":\"a\",\"event_version\":1.0}", err);
+    reject("{\"event_type\":\"a\",\"event_version\":1e2}", err);
+    reject("{\"event_type\":\"a\",\"event_version\":\"1\"}", err);
+    reject("{\"event_type\":\"a\",\"event_version\":2147483648}", err);
+    reject("{\"event_type\":\"a\",\"event_version\":99999999999}", err);
+    reject("{\"event_type\":\"a\",\"event_version\":true}", err);
+    reject("{\"event_type\":\"a\",\"event_version\":[1]}", err);
+
+    err = "metadata must be an object";
+    reject("{\"event_type\":\"a\",\"metadata\":1}", err);
+    reject("{\"event_type\":\"a\",\"metadata\":[]}", err);
+    reject("{\"event_type\":\"a\",\"metadata\":\"m\"}", err);
+    reject("{\"event_type\":\"a\",\"metadata\":null}", err);
+
+    reject("{\"event_type\":\"a\",\"event_type\":\"a\"}",
+           "duplicate key \"event_type\"");
+    reject("{\"event_type\":\"a\",\"event_id\":\"i\",\"event_id\":\"i\"}",
+           "duplicate key \"event_id\"");
+    reject("{\"event_type\":\"a\",\"event_version\":1,\"event_version\":1}",
+           "duplicate key \"event_version\"");
+    reject("{\"event_type\":\"a\",\"metadata\":{},\"metadata\":{}}",
+           "duplicate key \"metadata\"");
+    reject("{\"event_type\":\"a\",\"event\\u005ftype\":\"a\"}",
+           "duplicate key \"event_type\"");
+
+    memset(t129, 'x', 129);
+    t129[129] = '\0';
+    memcpy(t128, t129, 128);
+    t128[128] = '\0';
+
+    snprintf(body, sizeof(body), "{\"event_type\":\"%s\"}", t129);
+    reject(body, "event_type is longer than 128 bytes");
+    snprintf(body, sizeof(body), "{\"event_type\":\"%s\"}", t128);
+    reject(body, NULL);
+    snprintf(body, sizeof(body), "{\"event_type\":\"a\",\"event_id\":\"%s\"}",
+             t129);
+    reject(body, "event_id is longer than 128 bytes");
+    snprintf(body, sizeof(body), "{\"event_type\":\"a\",\"event_id\":\"%s\"}",
+             t128);
+    reject(body, NULL);
+    reject("{\"event_type\":\"a\",\"event_version\":2147483647}", NULL);
+    reject("{\"event_type\":\"A-z_0.9\",\"event_id\":\"\\u0000\"}", NULL);
+
+    run(&r, JSON, S("[1,{\"event_type\":1},{\"event_type\":\"ok\"},{}]"));
+    ok(r.n == 4 && event_is(&r, 0, "event is not an object")
+       && event_is(&r, 1, "event_type must be a string")
+       && event_is(&r, 2, NULL) && event_is(&r, 3, "event_type is missing")
+       && same_bytes(r.ev[0].raw, r.ev[0].raw_len, S("1"))
+       && same_bytes(r.ev[1].raw, r.ev[1].raw_len, S("{\"event_type\":1}"))
+       && r.ev[1].event_type == NULL,
+       "a rejected event does not stop the others");
+    done(&r);
+}
+
+
+static void
+test_limits(void)
+{
+    res_t               r;
+    ngx_evbus_limits_t  saved;
+    const char         *big;
+
+    big = "{\"event_type\":\"a\",\"p\":\"012345678901234\"}";
+
+    saved = limits;
+
+    /* big is 40 bytes */
+
+    limits.max_event_size = 39;
+    run(&r, JSON, (const unsigned char *) big, strlen(big));
+    ok(event_is(&r, 0,
+                "event is larger than evbus_max_event_size (39 bytes)")
+       && r.ev[0].raw == NULL,
+       "max_event_size exceeded by one byte");
+    done(&r);
+
+    limits.max_event_size = 40;
+    run(&r, JSON, (const unsigned char *) big, strlen(big));
+    ok(event_is(&r, 0, NULL), "max_event_size reached exactly");
+    done(&r);
+
+    limits.max_event_size = 20;
+    run(&r, JSON, S("[{\"event_type\":\"a\"},{\"event_type\":\"abcdefgh\"},"
+                    "{\"event_type\":\"b\"}]"));
+    ok(r.n == 3 && event_is(&r, 0, NULL)
+       && event_is(&r, 1,
+                   "event is larger than evbus_max_event_size (20 bytes)")
+       && event_is(&r, 2, NULL),
+       "a large event in an array is rejected alone");
+    done(&r);
+
+    limits = saved;
+    limits.max_depth = 3;
+    run(&r, JSON, S("[{\"event_type\":\"a\",\"x\":{\"y\":[1]}},"
+                    "{\"event_type\":\"a\",\"x\":{\"y\":[{}]}},"
+                    "{\"event_type\":\"a\",\"metadata\":{\"y\":[[]]}},"
+                    "{\"event_type\":\"a\"}]"));
+    ok(r.n == 4 && event_is(&r, 0, NULL)
+       && event_is(&r, 1, "event nests deeper than 3 levels")
+       && event_is(&r, 2, "event nests deeper than 3 levels")
+       && event_is(&r, 3, NULL),
+       "max_depth");
+    done(&r);
+
+    limits = saved;
+    limits.max_events = 3;
+    ok(body_error(JSON, S("[{},{},{\"event_type\":\"a\"}]"),
+                  NGX_EVBUS_PARSE_OK, NULL),
+       "max_events reached exactly");
+    ok(body_error(JSON, S("[{},1,{\"event_type\":\"a\"},{\"event_type\":1}]"),
+                  NGX_EVBUS_PARSE_TOO_MANY, NULL),
+       "max_events exceeded: rejected events count too");
+    ok(body_error(NDJSON, S("{}\n\n{}\n{}\n{}"), NGX_EVBUS_PARSE_TOO_MANY,
+                  NULL),
+       "max_events exceeded in NDJSON");
+    ok(body_error(NDJSON, S("{}\n\n{}\n{}\n\n"), NGX_EVBUS_PARSE_OK, NULL),
+       "max_events: blank lines are not events");
+
+    limits = saved;
+}
+
+
+static void
+test_body_errors(void)
+{
+    int  bad;
+
+    bad = NGX_EVBUS_PARSE_BAD_BODY;
+
+    ok(body_error(JSON, S(""), bad, "body is empty"), "empty body");
+    ok(body_error(JSON, S(" \r\n\t "), bad, "body is empty"),
+       "whitespace body");
+    ok(body_error(JSON, S("\xef\xbb\xbf"), bad, "body is empty"),
+       "BOM only");
+    ok(body_error(NDJSON, S(""), bad, "body is empty"), "empty NDJSON body");
+    ok(body_error(NDJSON, S("\n \r\n\n"), bad, "body is empty"),
+       "blank NDJSON lines");
+    ok(body_error(JSON, S("[]"), bad, "body holds no events"), "empty array");
+    ok(body_error(JSON, S(" [ \n ] "), bad, "body holds no events"),
+       "empty array with spaces");
+    ok(body_error(JSON, S("\"x\""), bad,
+                  "body must be a JSON object or an array of objects"),
+       "top-level string");
+    ok(body_error(JSON, S("12"), bad,
+                  "body must be a JSON object or an array of objects"),
+       "top-level number");
+    ok(body_error(JSON, S("null"), bad,
+                  "body must be a JSON object or an array of objects"),
+       "top-level null");
+    ok(body_error(JSON, S("{\"event_type\":\"a\",}"), bad,
+                  "invalid JSON at byte 19: parse error: invalid object key "
+                  "(must be a string)"),
+       "syntax error");
+    ok(body_error(JSON, S("x"), bad,
+                  "invalid JSON at byte 1: lexical error: invalid char in "
+                  "json text."),
+       "lexical error");
+    ok(body_error(JSON, S("{\"event_type\":\"a\"} x"), bad,
+                  "invalid JSON at byte 20: parse error: trailing garbage"),
+       "trailing garbage");
+    ok(body_error(JSON, S("[{\"event_type\":\"a\"}] []"), bad,
+                  "invalid JSON at byte 22: parse error: trailing garbage"),
+       "second top-level value");
+    ok(body_error(JSON, S("[{\"event_type\":\"a\"}"), bad,
+                  "invalid JSON at byte 19: parse error: premature EOF"),
+       "truncated body");
+    ok(body_error(JSON, S("[{\"event_type\":\"a\xff\"}]"), bad,
+                  "invalid JSON at byte 18: lexical error: invalid bytes in "
+                  "UTF8 string."),
+       "invalid UTF-8");
+    ok(body_error(JSON, S("\xef\xbb\xbf{\"event_type\":\"\xc3\"}"), bad,
+                  "invalid JSON at byte 20: lexical error: invalid bytes in "
+                  "UTF8 string."),
+       "invalid UTF-8 after a BOM: offsets count the BOM");
+    ok(body_error(JSON, S("\xef\xbb{\"event_type\":\"a\"}"), bad, NULL),
+       "half a BOM is invalid JSON");
+    ok(body_error(JSON, S("/* c */{\"event_type\":\"a\"}"), bad, NULL),
+       "comments are invalid JSON");
+}
+
+
+static void
+test_bom(void)
+{
+    res_t  r;
+
+    run(&r, JSON, S("\xef\xbb\xbf{\"event_type\":\"a\",\"event_id\":\"i\"}"));
+    ok(value_is(&r, 0, "{\"event_type\":\"a\",\"event_id\":\"i\","
+                       "\"metadata\":" OURS("1") "}")
+       && same_bytes(r.ev[0].raw, r.ev[0].raw_len,
+                     S("{\"event_type\":\"a\",\"event_id\":\"i\"}")),
+       "BOM skipped");
+    done(&r);
+
+    run(&r, NDJSON, S("\xef\xbb\xbf{\"event_type\":\"a\",\"event_id\":\"i\"}"
+                      "\n{\"event_type\":\"b\",\"event_id\":\"j\"}"));
+    ok(r.n == 2 && event_is(&r, 0, NULL) && event_is(&r, 1, NULL),
+       "BOM skipped in NDJSON");
+    done(&r);
+}
+
+
+static void
+test_ndjson(void)
+{
+    res_t       r;
+    const char  *body =
+        "\n{\"event_type\":\"a\",\"event_id\":\"1\"}\r\n"
+        "   \r\n"
+        "{\"event_type\":\"b\",\"event_id\":\"2\" , \"v\":1}  \n"
+        "{\"event_type\":\"c\", oops}\n"
+        "\t{\"event_type\":\"d\",\"event_id\":\"4\",\"n\":123}\n"
+        "{\"event_type\":\"e\",\"event_id\":\"5\"\n"
+        "{\"event_type\":\"f\"} {\"event_type\":\"g\"}\n"
+        "[1]\r\n"
+        "{\"event_type\":\"h\",\"s\":\"\xff\"}\n"
+        "{\"event_type\":1}\n"
+        "\"str\"\n"
+        "{\"event_type\":\"i\",\"event_id\":\"9\"}";
+
+    run(&r, NDJSON, (const unsigned char *) body, strlen(body));
+
+    ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 11, "NDJSON: 11 events");
+    ok(value_is(&r, 0, "{\"event_type\":\"a\",\"event_id\":\"1\","
+                       "\"metadata\":" OURS("1") "}")
+       && value_is(&r, 1, "{\"event_type\":\"b\",\"event_id\":\"2\" , "
+                          "\"v\":1,\"metadata\":" OURS("1") "}")
+       && value_is(&r, 3, "{\"event_type\":\"d\",\"event_id\":\"4\","
+                          "\"n\":123,\"metadata\":" OURS("1") "}")
+       && value_is(&r, 10, "{\"event_type\":\"i\",\"event_id\":\"9\","
+                           "\"metadata\":" OURS("1") "}"),
+       "NDJSON: valid lines, CRLF, blank lines, last line unterminated");
+    ok(event_is(&r, 2, "invalid JSON: lexical error: invalid char in json "
+                       "text.")
+       && same_bytes(r.ev[2].raw, r.ev[2].raw_len,
+                     S("{\"event_type\":\"c\", oops}")),
+       "NDJSON: invalid line rejected with its raw text");
+    ok(event_is(&r, 4, "line is not a complete JSON value"),
+       "NDJSON: incomplete line");
+    ok(event_is(&r, 5, "more than one JSON value on a line"),
+       "NDJSON: two values on a line");
+    ok(event_is(&r, 6, "event is not an object")
+       && same_bytes(r.ev[6].raw, r.ev[6].raw_len, S("[1]")),
+       "NDJSON: array line");
+    ok(event_is(&r, 7, "invalid JSON: lexical error: invalid bytes in UTF8 "
+                       "string."),
+       "NDJSON: invalid UTF-8 line");
+    ok(event_is(&r, 8, "event_type must be a string")
+       && event_is(&r, 9, "event is not an object"),
+       "NDJSON: content errors");
+    done(&r);
+
+    run(&r, NDJSON, S("{\"event_type\":\"a\"}\n123"));
+    ok(r.n == 2 && event_is(&r, 1, "event is not an object")
+       && same_bytes(r.ev[1].raw, r.ev[1].raw_len, S("123")),
+       "NDJSON: number on the last line");
+    done(&r);
+
+    run(&r, NDJSON, S("{\"event_type\":\"a\""));
+    ok(r.n == 1 && event_is(&r, 0, "line is not a complete JSON value"),
+       "NDJSON: body ends inside a value");
+    done(&r);
+}
+
+
+static void
+test_splits(void)
+{
+    ngx_evbus_limits_t  saved;
+
+    check_splits(JSON, S(
+        "\xef\xbb\xbf [ {\"event_type\":\"page.view\",\"event_id\":\"e1\","
+        "\"n\":123456789012345678901234567890,\"f\":1.000000000000000000001,"
+        "\"metadata\":{\"client_ip\":\"x\",\"k\":{\"a\":[1,2,{\"b\":null}]},"
+        "\"ingest_timestamp\":1,\"s\":\"\\u00e9\\\"\xc3\xa9\",\"t\":true}},"
+        "12345, \"str\" ,true,null,[1,[2]],{},{\"event_type\":7},"
+        "{\"event_type\":\"gen\",\"x\":-1.5e10},"
+        "{\"event_type\":\"a\",\"event_version\":3,\"event_id\":\"e2\"}"
+        " ]\n"), "JSON array");
+
+    check_splits(JSON, S("{\"event_type\":\"a\",\"metadata\":{\"x\":1}}"),
+                 "JSON object");
+
+    check_splits(JSON, S("[{\"event_type\":\"a\"}, 1"),
+                 "truncated JSON");
+    check_splits(JSON, S("[{\"event_type\":\"a\"}, \"\xff\"]"),
+                 "JSON with invalid UTF-8");
+    check_splits(JSON, S("{\"event_type\":\"a\"}  {}"),
+                 "JSON with trailing garbage");
+    check_splits(JSON, S("\xef\xbb"), "half a BOM");
+    check_splits(JSON, S("  "), "blank JSON");
+
+    check_splits(NDJSON, S(
+        "\xef\xbb\xbf{\"event_type\":\"a\",\"event_id\":\"1\","
+        "\"metadata\":{\"q\":[{}],\"user_agent\":\"u\"}}\r\n"
+        "\n  \r\n"
+        "{\"event_type\":\"b\"}\n"
+        "{\"event_type\":\"c\", oops}\n"
+        "12\n"
+        "{\"event_type\":\"d\",\"event_id\":\"4\",\"n\":1.5}\n"
+        "{\"event_type\":\"e\"\n"
+        "{} {}\n"
+        "{\"event_type\":\"f\",\"s\":\"\xff\"}\n"
+        "  {\"event_type\":\"g\",\"event_id\":\"7\",\"z\":12}   "),
+        "NDJSON");
+
+    saved = limits;
+    limits.max_event_size = 24;
+    check_splits(JSON, S("[{\"event_type\":\"a\",\"event_id\":\"1\"},"
+                         "{\"event_type\":\"b\"},\"0123456789012345678901234\","
+                         "{\"event_type\":\"c\",\"event_id\":\"3\"}]"),
+                 "JSON with large events");
+    check_splits(NDJSON, S("{\"event_type\":\"a\",\"event_id\":\"1\"}\n"
+                           "{\"event_type\":\"b\"}        \n"
+                           "{\"event_type\":\"b\",}      \t  \r\n"
+                           "{\"event_type\":\"0123456789012\"}\n"
+                           "{\"event_type\":\"c\",\"event_id\":\"3\"}"),
+                 "NDJSON with large events");
+    limits.max_events = 3;
+    check_splits(JSON, S("[{},{},{},{}]"), "JSON with too many events");
+    check_splits(NDJSON, S("{}\n{}\n{}\n{}"), "NDJSON with too many events");
+    limits = saved;
+}
+
+
+static void
+test_nomem(void)
+{
+    int          good, seen_nomem;
+    long         n;
+    res_t        whole, r;
+    const char  *body =
+        "[{\"event_type\":\"a\",\"metadata\":{\"a\":1,\"b\":2,\"c\":3,"
+        "\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9}},"
+        "{\"event_type\":\"b\"},1,{}]";
+    size_t       cut = 30;
+
+    run_cuts(&whole, JSON, (const unsigned char *) body, strlen(body), &cut,
+             1, -1);
+    good = 1;
+    seen_nomem = 0;
+
+    for (n = 0; n < 200; n++) {
+        run_cuts(&r, JSON, (const unsigned char *) body, strlen(body), &cut,
+                 1, n);
+
+        if (r.rc == NGX_EVBUS_PARSE_NOMEM) {
+            seen_nomem = 1;
+
+        } else if (!same_result(&whole, &r)) {
+            good = 0;
+        }
+
+        done(&r);
+    }
+
+    ok(good && seen_nomem, "allocation failures give NOMEM");
+    done(&whole);
+}
+
+
+static void
+test_uuid(void)
+{
+    int                   i, good;
+    unsigned char         prev[36], cur[36];
+    ngx_evbus_uuid_gen_t  g;
+
+    ok(ngx_evbus_uuid_init(&g) == 0, "uuid: init");
+
+    ngx_evbus_uuid_v7(&g, 0x0193a5b6c7d8LL, prev);
+    ok(is_uuid_v7(prev) && memcmp(prev, "0193a5b6-c7d8-7", 15) == 0,
+       "uuid: format and timestamp");
+
+    good = 1;
+
+    for (i = 0; i < 100000; i++) {
+        ngx_evbus_uuid_v7(&g, 0x0193a5b6c7d8LL - (i % 3), cur);
+
+        if (!is_uuid_v7(cur) || memcmp(prev, cur, 36) >= 0) {
+            good = 0;
+            break;
+        }
+
+        memcpy(prev, cur, 36);
+    }
+
+    ok(good, "uuid: strictly increasing within a ms and when time goes back");
+    ok(memcmp(cur, "0193a5b6", 8) == 0 && memcmp(cur, "0193a5b6-c7d8", 13),
+       "uuid: counter overflow moves the timestamp on");
+
+    ngx_evbus_uuid_v7(&g, 0x0193a5b6c7d8LL + 100000, cur);
+    snprintf((char *) prev, sizeof(prev), "%08llx-%04llx-7",
+             (0x0193a5b6c7d8LL + 100000) >> 16,
+             (0x0193a5b6c7d8LL + 100000) & 0xffff);
+    ok(memcmp(cur, prev, 15) == 0 && cur[15] >= '0' && cur[15] <= '7',
+       "uuid: a new ms starts the counter low");
+}
+
+
+/*
+ * Bodies with random bytes changed, inserted or removed must give the
+ * same result whole and cut in three at random places.
+ */
+
+static void
+test_mutations(void)
+{
+    int                  good, format, round;
+    size_t               len, i, k, cuts[2], t;
+    uint64_t             x;
+    res_t                whole, part;
+    unsigned char        body[512];
+    ngx_evbus_limits_t   saved;
+    static const char    alphabet[] = "{}[],:\" \n\r\\u0aeE.-+tfn\xc3\xff";
+    static const char   *seeds[] = {
+        "[{\"event_type\":\"a\",\"event_id\":\"1\",\"metadata\":{\"client_ip\""
+        ":\"x\",\"k\":[1,{\"b\":null}]}},12,\"s\",{\"event_type\":\"b\","
+        "\"event_id\":\"2\",\"event_version\":3}]",
+        "{\"event_type\":\"a\",\"event_id\":\"1\"}\n\n{\"event_type\":\"b\","
+        "\"event_id\":\"2\",\"metadata\":{\"a\":1.5,\"request_id\":2}}\r\n"
+        "[1]\n{\"event_type\":\"c\",\"event_id\":\"3\"}"
+    };
+
+    saved = limits;
+    limits.max_event_size = 64;
+    limits.max_depth = 4;
+    limits.max_events = 5;
+
+    x = 0x9e3779b97f4a7c15ULL;
+    good = 1;
+
+    for (round = 0; round < 4000 && good; round++) {
+        format = (round & 1) ? NDJSON : JSON;
+        len = strlen(seeds[round & 1]);
+        memcpy(body, seeds[round & 1], len);
+
+        for (k = 0; k < 1 + (size_t) round % 3; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            i = (size_t) (x % len);
+            t = (size_t) ((x >> 20) % (sizeof(alphabet) - 1));
+
+            switch ((x >> 40) % 3) {
+            case 0:
+                body[i] = (unsigned char) alphabet[t];
+                break;
+            case 1:
+                memmove(body + i + 1, body + i, len - i);
+                body[i] = (unsigned char) alphabet[t];
+                len++;
+                break;
+            default:
+                memmove(body + i, body + i + 1, len - i - 1);
+                len--;
+            }
+        }
+
+        cuts[0] = (size_t) ((x >> 8) % (len + 1));
+        cuts[1] = cuts[0] + (size_t) ((x >> 32) % (len - cuts[0] + 1));
+
+        run(&whole, format, body, len);
+        run_cuts(&part, format, body, len, cuts, 2, -1);
+
+        if (!same_result(&whole, &part)) {
+            good = 0;
+            printf("#   round %d cut at %zu %zu\n", round, cuts[0], cuts[1]);
+            diag_str("body", body, len);
+        }
+
+        done(&whole);
+        done(&part);
+    }
+
+    ok(good, "mutated bodies: same result whole and in pieces");
+
+    limits = saved;
+}
+
+
+int
+main(void)
+{
+    test_single();
+    test_array();
+    test_generated_id();
+    test_metadata();
+    test_bytes_kept();
+    test_rejections();
+    test_limits();
+    test_body_errors();
+    test_bom();
+    test_ndjson();
+    test_splits();
+    test_nomem();
+    test_mutations();
+    test_uuid();
+
+    ok(nvalues > 0 && nbad_values == 0,
+       "all %zu produced values are valid JSON", nvalues);
+
+    printf("1..%d\n", ntests);
+
+    return nfailed ? 1 : 0;
+}
