@@ -11,7 +11,7 @@ export KAFKA_PORT
 SOURCES := config ngx_evbus_module.c $(wildcard src/*.c src/*.h)
 
 .PHONY: all module deps kafka-fetch kafka-start kafka-stop run stop test \
-        unit bench clean
+        test-asan unit bench clean
 
 all: module
 
@@ -47,6 +47,10 @@ unit:
 test: module unit
 	@scripts/deps.sh test
 	@scripts/test.sh
+
+test-asan: unit
+	@scripts/deps.sh test
+	@scripts/test-asan.sh
 
 bench: module
 	@scripts/deps.sh bench

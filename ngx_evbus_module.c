@@ -579,7 +579,7 @@ ngx_http_evbus_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_evbus_errors_init(cf);
 }
 
 

@@ -952,9 +952,23 @@ static ngx_int_t
 ngx_http_evbus_send(ngx_http_request_t *r, ngx_int_t status, u_char *body,
     size_t len)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_int_t              rc;
+    ngx_buf_t             *b;
+    ngx_chain_t            out;
+    ngx_http_evbus_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_evbus_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_evbus_module);
+    }
+
+    ctx->responded = 1;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;

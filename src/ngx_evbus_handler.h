@@ -31,12 +31,16 @@ typedef struct {
     size_t              nevents;
     u_char             *queued;         /* per event */
     ngx_evbus_wait_t   *wait;
+    ngx_buf_t          *error_page;     /* nginx's own error, as JSON */
     unsigned            done:1;
+    unsigned            responded:1;
+    unsigned            error_sent:1;
 } ngx_http_evbus_ctx_t;
 
 
 ngx_int_t ngx_http_evbus_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_evbus_handler_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_evbus_errors_init(ngx_conf_t *cf);
 
 /* JSON string contents: escapes, and replaces invalid UTF-8 with U+FFFD */
 size_t ngx_http_evbus_escape_json_len(u_char *src, size_t size);
