@@ -696,7 +696,8 @@ ngx_evbus_line_end(ngx_evbus_parser_t *p)
 
     if (!p->line_skip && p->line_values != 1) {
         ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX,
-                       "line is not a complete JSON value");
+                       "invalid JSON: line is not a complete JSON"
+                       " value");
 
         rc = ngx_evbus_line_reset(p);
         if (rc != NGX_EVBUS_PARSE_OK) {
@@ -993,7 +994,8 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
     if (p->format == NGX_EVBUS_FORMAT_NDJSON) {
         if (p->line_values) {
             ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX,
-                           "more than one JSON value on a line");
+                           "invalid JSON: more than one JSON value on"
+                           " a line");
             return NGX_EVBUS_PARSE_BAD_BODY;
         }
 

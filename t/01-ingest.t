@@ -43,8 +43,10 @@ $sent{'one-1'} = 1;
 
 # an array of objects, with white space around and between
 
-($st, $h, $j) = $t->post('/e', qq{ \n[ {"event_type":"click","event_id":"arr-1","x":2} ,\n}
-    . qq{  {"event_type":"click","event_id":"arr-2","x":3},{"event_type":"a.b-c_D9","event_id":"arr-3","x":4}\n] \n});
+($st, $h, $j) = $t->post('/e',
+    qq{ \n[ {"event_type":"click","event_id":"arr-1","x":2} ,\n}
+    . qq{  {"event_type":"click","event_id":"arr-2","x":3},}
+    . qq{{"event_type":"a.b-c_D9","event_id":"arr-3","x":4}\n] \n});
 accepted('array', $st, $j, 3, ['arr-1', 'arr-2', 'arr-3']);
 @sent{qw(arr-1 arr-2 arr-3)} = (2, 3, 4);
 
@@ -75,6 +77,14 @@ $sent{'cs-2'} = 13;
     content_type => 'application/x-ndjson');
 accepted('ndjson', $st, $j, 3, ['nd-1', 'nd-2', 'nd-3']);
 @sent{qw(nd-1 nd-2 nd-3)} = (7, 8, 9);
+
+# lines of white space are blank lines too
+($st, $h, $j) = $t->post('/e',
+    qq{  \n{"event_type":"nd","event_id":"nd-5","x":15}\n \t \n}
+    . qq{{"event_type":"nd","event_id":"nd-6","x":16}\n\n},
+    content_type => 'application/x-ndjson');
+accepted('ndjson with white-space lines', $st, $j, 2, ['nd-5', 'nd-6']);
+@sent{qw(nd-5 nd-6)} = (15, 16);
 
 ($st, $h, $j) = $t->post('/e',
     qq{{"event_type":"nd","event_id":"nd-4","x":10}\n},

@@ -133,12 +133,14 @@ for my $m (@$msgs) {
     $seen{$id}++;
     my $e = $want{$id};
     # the client's members after event_id, up to the closing brace
-    my ($members) = defined $e ? $e =~ /^\{"event_type":"bf","event_id":"[^"]+",(.*)\}$/ : ();
+    my ($members) = defined $e
+        ? $e =~ /^\{"event_type":"bf","event_id":"[^"]+",(.*)\}$/ : ();
     push @bad, $id unless defined $members && index($m->{raw}, $members) >= 0
         && index($m->{raw}, '"event_type":"bf"') >= 0;
 }
 is_deeply([sort keys %seen], [sort keys %want], 'every event reached Kafka');
 is(scalar(grep { $_ > 1 } values %seen), 0, 'no event twice');
-ok(!@bad, 'events kept byte for byte') or diag("differ: @bad[0 .. ($#bad > 5 ? 5 : $#bad)]");
+ok(!@bad, 'events kept byte for byte')
+    or diag("differ: @bad[0 .. ($#bad > 5 ? 5 : $#bad)]");
 
 $t->done;

@@ -101,6 +101,14 @@ is($j->{accepted}, 500, '500 accepted');
     . ('x' x 2000) . '"}');
 is($st, 413, 'body over client_max_body_size: 413');
 
+my $bigc = '{"event_type":"h","event_id":"bigc","pad":"' . ('x' x 2000) . '"}';
+($st) = $t->raw_request(["POST /l HTTP/1.1\r\nHost: localhost\r\n"
+    . "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+    . "Connection: close\r\n\r\n",
+    map({ sprintf("%x\r\n%s\r\n", length $_, $_) } $bigc =~ /(.{1,500})/gs),
+    "0\r\n\r\n"], pause => 0.01);
+is($st, 413, 'chunked body over client_max_body_size: 413');
+
 ($st, $h, $j) = $t->post('/l', '{"event_type":"h","event_id":"ok-small"}');
 is($st, 202, 'body under client_max_body_size: 202');
 
@@ -164,7 +172,8 @@ is($st, 202, 'Expect: 100-continue: 202');
 # exactly the accepted events reached Kafka
 
 my @want = ('ok-small', 'pl-1', 'pl-2', 'pl-3', 'ec-1',
-    map({ "after-$_" } qw(415 405 413 400)), map({ "ok3-$_" } 1 .. 3), map({ "ok500-$_" } 1 .. 500));
+    map({ "after-$_" } qw(415 405 413 400)), map({ "ok3-$_" } 1 .. 3),
+    map({ "ok500-$_" } 1 .. 500));
 my $msgs = $t->kafka_read($topic, scalar @want);
 sleep 1;
 $msgs = $t->kafka_read($topic, scalar @want, 2);

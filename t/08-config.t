@@ -95,7 +95,7 @@ fails('evbus with an argument',
 
 fails('evbus_brokers in server',
     qr/"evbus_brokers" directive is not allowed here/,
-    'evbus_brokers 127.0.0.1:1;', server => ['evbus_brokers 127.0.0.1:1;']);
+    'evbus_brokers 192.0.2.1:9;', server => ['evbus_brokers 192.0.2.1:9;']);
 
 fails('evbus_kafka_property in server',
     qr/"evbus_kafka_property" directive is not allowed here/,

@@ -4,14 +4,19 @@ package Evbus;
 # nginx.conf, a free port, start/reload/stop of nginx, HTTP helpers, and a
 # reader for what reached Kafka (kcat -J).
 #
-#     use lib 't/lib'; use Evbus;
-#     my $t = Evbus->new('ingest')->need_kafka;
-#     my $topic = $t->topic('a');
-#     $t->write_conf(http => ["evbus_topic $topic;"]);
-#     $t->start;
+#     use lib "$FindBin::Bin/lib"; use Evbus;
+#     my $t = Evbus->new('ingest')->need_kafka;     # or skip_all
+#     my $topic = $t->topic('a');                   # unique to file and run
+#     $t->start_ok(http => ["evbus_topic $topic;"]);
 #     my ($st, $h, $j) = $t->post('/e', '{"event_type":"x"}');
 #     my $msgs = $t->kafka_read($topic, 1);
 #     $t->done;      # stops nginx, checks error.log, done_testing
+#
+# Environment: EVBUS_BROKERS (127.0.0.1:9092), EVBUS_MODULE (the .so,
+# default build/ngx_http_evbus_module.so under the repository), EVBUS_NGINX
+# (/usr/sbin/nginx), EVBUS_KEEP=1 keeps the temporary prefixes,
+# EVBUS_PRELOAD is put in LD_PRELOAD for nginx only (libasan for a module
+# built with -fsanitize=address).
 
 use strict;
 use warnings;
@@ -23,7 +28,6 @@ use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
 use IO::Socket::INET;
 use IO::Select;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use HTTP::Tiny;
 use JSON::PP;
@@ -107,7 +111,8 @@ sub rfc3339_ms {
 
 # a lower-case UUID of version 7, variant 10xx
 sub uuid_re {
-    return qr/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    return qr/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-
+        [0-9a-f]{12}$/x;
 }
 
 
@@ -285,6 +290,8 @@ sub _run {
     my $pid = open(my $fh, '-|') // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT;
+        # e.g. libasan for a module built with -fsanitize=address
+        $ENV{LD_PRELOAD} = $ENV{EVBUS_PRELOAD} if $ENV{EVBUS_PRELOAD};
         exec @cmd or exit 127;
     }
     local $/;

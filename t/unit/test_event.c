@@ -894,9 +894,9 @@ test_ndjson(void)
        && same_bytes(r.ev[2].raw, r.ev[2].raw_len,
                      S("{\"event_type\":\"c\", oops}")),
        "NDJSON: invalid line rejected with its raw text");
-    ok(event_is(&r, 4, "line is not a complete JSON value"),
+    ok(event_is(&r, 4, "invalid JSON: line is not a complete JSON value"),
        "NDJSON: incomplete line");
-    ok(event_is(&r, 5, "more than one JSON value on a line"),
+    ok(event_is(&r, 5, "invalid JSON: more than one JSON value on a line"),
        "NDJSON: two values on a line");
     ok(event_is(&r, 6, "event is not an object")
        && same_bytes(r.ev[6].raw, r.ev[6].raw_len, S("[1]")),
@@ -916,7 +916,7 @@ test_ndjson(void)
     done(&r);
 
     run(&r, NDJSON, S("{\"event_type\":\"a\""));
-    ok(r.n == 1 && event_is(&r, 0, "line is not a complete JSON value"),
+    ok(r.n == 1 && event_is(&r, 0, "invalid JSON: line is not a complete JSON value"),
        "NDJSON: body ends inside a value");
     done(&r);
 }

@@ -1,0 +1,520 @@
+package EvbusFault;
+
+# Fault-test helpers for ngx_evbus, on top of t/lib/Evbus.pm:
+#
+#   - a private Kafka broker per test file (scripts/kafka.sh with its own
+#     KAFKA_DIR and KAFKA_PORT), which the test may SIGKILL, SIGSTOP or
+#     stop without touching the shared broker other tests use;
+#   - load generators: forked clients posting batches of events with
+#     unique ids and writing a ledger line per request;
+#   - the ledger: which ids got a 2xx, which a 503, what else came back;
+#   - reading back the keys (and partitions/offsets) that reached a topic.
+#
+#     use EvbusFault;
+#     my $k = EvbusFault->broker('kill') or plan skip_all => ...;
+#     $k->start or BAIL_OUT;
+#     my $load = EvbusFault::load(port => $t->port, path => '/e',
+#                                 prefix => 'a', dir => $t->dir);
+#     ... inject faults ...
+#     my $l = $load->finish;         # ledger
+#     EvbusFault::check_delivered($k->brokers, $topic, $l, 60);
+
+use strict;
+use warnings;
+
+use Exporter qw(import);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use HTTP::Tiny;
+use Test::More;
+
+use Evbus qw(repo_root free_port json_decode);
+
+our @EXPORT_OK = qw(wait_for);
+
+my @BROKERS;    # private brokers started here, stopped at exit
+my @LOADS;      # load generators still running
+
+
+# polls $cond every $step seconds until it returns true or $timeout passes
+sub wait_for {
+    my ($cond, $timeout, $step) = @_;
+    my $deadline = time() + $timeout;
+    while (1) {
+        my $v = $cond->();
+        return $v if $v;
+        return $v if time() >= $deadline;
+        sleep($step || 0.2);
+    }
+}
+
+
+# ---- a private broker -------------------------------------------------
+
+sub _port_pair_free {
+    my ($p) = @_;
+    for my $port ($p, $p + 1) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+            LocalPort => $port, Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or return 0;
+        close $s;
+    }
+    return 1;
+}
+
+# a broker of its own: KAFKA_DIR in a temporary directory, KAFKA_PORT and
+# KAFKA_PORT+1 (controller) free; returns undef when it cannot be run
+sub broker {
+    my ($class, $name) = @_;
+
+    for my $cmd (qw(java kcat)) {
+        return undef unless grep { -x "$_/$cmd" } split /:/, $ENV{PATH};
+    }
+    return undef unless -f repo_root() . '/.cache/kafka/libs/.complete'
+        || grep { -x "$_/mvn" } split /:/, $ENV{PATH};
+
+    my $port;
+    for (1 .. 50) {
+        my $p = free_port();
+        next if $p > 65000;
+        if (_port_pair_free($p)) { $port = $p; last }
+    }
+    return undef unless $port;
+
+    my $self = bless {
+        name => $name,
+        dir  => tempdir("evbus-kafka-$name-XXXXXX", TMPDIR => 1,
+                        CLEANUP => !$ENV{EVBUS_KEEP}),
+        port => $port,
+    }, $class;
+
+    push @BROKERS, $self;
+    return $self;
+}
+
+sub brokers { "127.0.0.1:$_[0]{port}" }
+sub port    { $_[0]{port} }
+sub dir     { $_[0]{dir} }
+
+sub _script {
+    my ($self, @args) = @_;
+    local $ENV{KAFKA_DIR} = $self->{dir};
+    local $ENV{KAFKA_PORT} = $self->{port};
+    delete local $ENV{KAFKA_CONTROLLER_PORT};
+    local $ENV{KAFKA_START_TIMEOUT} = $ENV{KAFKA_START_TIMEOUT} || 90;
+    my $script = repo_root() . '/scripts/kafka.sh';
+    my $out = `'$script' @args 2>&1`;
+    return ($? >> 8, $out);
+}
+
+# starts (or restarts) the broker and waits until it answers
+sub start {
+    my ($self) = @_;
+    my $t0 = time();
+    my ($rc, $out) = $self->_script('start');
+    if ($rc != 0) {
+        diag("private broker $self->{name} did not start: $out");
+        return 0;
+    }
+    $self->{started} = 1;
+    note(sprintf "private broker on %s up in %.1fs", $self->brokers,
+        time() - $t0);
+    return 1;
+}
+
+sub stop {
+    my ($self) = @_;
+    my ($rc, $out) = $self->_script('stop');
+    return $rc == 0;
+}
+
+sub pid {
+    my ($self) = @_;
+    my ($rc, $out) = $self->_script('pid');
+    return undef if $rc != 0;
+    my ($pid) = $out =~ /^(\d+)/;
+    return $pid;
+}
+
+# sends a signal to the broker's JVM; returns its pid
+sub signal {
+    my ($self, $sig) = @_;
+    my $pid = $self->pid or return undef;
+    kill $sig, $pid;
+    return $pid;
+}
+
+# SIGKILL, and waits until the process is gone
+sub kill9 {
+    my ($self) = @_;
+    my $pid = $self->signal('KILL') or return undef;
+    wait_for(sub { !-d "/proc/$pid" || _zombie($pid) }, 10, 0.05);
+    return $pid;
+}
+
+sub _zombie {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 1;
+    my $stat = <$fh> // '';
+    return $stat =~ /^\d+ \(.*?\) Z/;
+}
+
+sub log_tail {
+    my ($self, $n) = @_;
+    my ($rc, $out) = $self->_script('log', $n || 30);
+    return $out;
+}
+
+
+# ---- reading a topic back ---------------------------------------------
+
+# all messages of a topic as [partition, offset, key], read with kcat;
+# bounded in time
+sub topic_messages {
+    my ($brokers, $topic, $timeout) = @_;
+    $timeout ||= 30;
+    my @cmd = ('timeout', $timeout, 'kcat', '-b', $brokers, '-C', '-t',
+        $topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %k\n');
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>', '/dev/null';
+        exec @cmd or POSIX::_exit(127);
+    }
+    my @m;
+    while (my $line = <$fh>) {
+        chomp $line;
+        my ($p, $o, $k) = split / /, $line, 3;
+        next unless defined $k && $o =~ /^\d+$/;
+        push @m, [$p, $o, $k];
+    }
+    close $fh;
+    return \@m;
+}
+
+# key => count, reading until every id of $want is there or $timeout
+sub topic_keys {
+    my ($brokers, $topic, $want, $timeout) = @_;
+    my $deadline = time() + ($timeout || 30);
+    my %got;
+    while (1) {
+        %got = ();
+        $got{ $_->[2] }++ for @{ topic_messages($brokers, $topic, 30) };
+        my $missing = grep { !$got{$_} } keys %{ $want || {} };
+        last if !$missing || time() >= $deadline;
+        sleep 1;
+    }
+    return \%got;
+}
+
+
+# ---- load ---------------------------------------------------------------
+
+# Forks $o{clients} clients that post batches of $o{batch} events with
+# unique ids to each of $o{targets} ([port, path] pairs) in turn until
+# finish() is called, $o{seconds} pass or $o{max} requests were made.
+# Each client writes one ledger line per request:
+#   target \t status \t retry-after \t sent ids \t 2xx ids \t results \t note
+sub load {
+    my (%o) = @_;
+
+    my $dir = $o{dir} or die 'load: no dir';
+    my $prefix = $o{prefix} || 'l';
+    my @targets = @{ $o{targets} || [[$o{port}, $o{path} || '/e']] };
+    my $clients = $o{clients} || 2;
+
+    my $self = bless {
+        stop    => "$dir/load-$prefix.stop",
+        files   => [],
+        pids    => [],
+        seconds => $o{seconds} || 120,
+    }, 'EvbusFault::Load';
+
+    unlink $self->{stop};
+
+    for my $c (1 .. $clients) {
+        my $file = "$dir/load-$prefix.$c";
+        push @{ $self->{files} }, $file;
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            @BROKERS = ();
+            @LOADS = ();
+            my $ok = eval {
+                _client($file, "$prefix$c", \@targets, $self->{stop},
+                    $self->{seconds}, \%o);
+                1;
+            };
+            print STDERR "load client: $@" unless $ok;
+            POSIX::_exit($ok ? 0 : 1);
+        }
+        push @{ $self->{pids} }, $pid;
+    }
+
+    push @LOADS, $self;
+    return $self;
+}
+
+sub _client {
+    my ($file, $tag, $targets, $stop, $seconds, $o) = @_;
+
+    open my $out, '>', $file or die "$file: $!";
+    $out->autoflush(1);
+
+    my $ua = HTTP::Tiny->new(timeout => $o->{timeout} || 30,
+        keep_alive => 0, agent => 'evbus-fault/1');
+    my $batch = $o->{batch} || 5;
+    my $type = $o->{event_type} || 'fault';
+    my $deadline = time() + $seconds;
+    my $n = 0;
+
+    while (!-e $stop && time() < $deadline
+           && (!$o->{max} || $n < $o->{max}))
+    {
+        my $target = $targets->[$n % @$targets];
+        $n++;
+        my @ids = map { "$tag-$$-$n-$_" } 1 .. $batch;
+        my $body = '[' . join(',', map {
+            qq{{"event_type":"$type","event_id":"$_","n":$n}}
+        } @ids) . ']';
+
+        my $res = $ua->request('POST',
+            "http://127.0.0.1:$target->[0]$target->[1]", {
+                headers => { 'Content-Type' => 'application/json' },
+                content => $body,
+            });
+
+        my $j = json_decode($res->{content} // '');
+        my ($acc, $results, $note) = ('', '', '');
+        if (ref $j eq 'HASH') {
+            $acc = join ',', @{ $j->{event_ids} || [] }
+                if $res->{status} =~ /^2/;
+            $results = join ',', map {
+                "$_->{event_id}:$_->{partition}:$_->{offset}"
+            } @{ $j->{results} || [] };
+            $note = $j->{error} // '';
+            $note .= " unknown=$j->{unknown}" if defined $j->{unknown};
+            my @e = map { $_->{error} } @{ $j->{errors} || [] };
+            $note .= " errors: $e[0]" if @e;
+        } else {
+            $note = substr($res->{content} // '', 0, 200);
+        }
+        $note =~ s/[\t\n]/ /g;
+
+        printf $out "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", $target->[1],
+            $res->{status}, $res->{headers}{'retry-after'} // '',
+            join(',', @ids), $acc, $results, $note;
+
+        sleep($o->{pause}) if $o->{pause};
+    }
+
+    close $out;
+}
+
+package EvbusFault::Load;
+
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+use Test::More;
+
+# requests made so far (all clients)
+sub count {
+    my ($self) = @_;
+    my $n = 0;
+    for my $f (@{ $self->{files} }) {
+        open my $fh, '<', $f or next;
+        $n++ while <$fh>;
+    }
+    return $n;
+}
+
+# ledger lines so far, parsed
+sub lines {
+    my ($self) = @_;
+    my @l;
+    for my $f (@{ $self->{files} }) {
+        open my $fh, '<', $f or next;
+        while (my $line = <$fh>) {
+            chomp $line;
+            my %r;
+            @r{qw(path status retry sent acc results note)} =
+                split /\t/, $line, -1;
+            next unless defined $r{note};
+            push @l, \%r;
+        }
+    }
+    return @l;
+}
+
+# stops the clients (bounded) and returns the ledger
+sub finish {
+    my ($self, $timeout) = @_;
+
+    open my $fh, '>', $self->{stop} or die;
+    close $fh;
+
+    my $deadline = time() + ($timeout || 40);
+    my $clean = 1;
+    for my $pid (@{ $self->{pids} }) {
+        while (waitpid($pid, WNOHANG) == 0) {
+            if (time() > $deadline) {
+                kill 'KILL', $pid;
+                waitpid($pid, 0);
+                $clean = 0;
+                last;
+            }
+            sleep 0.05;
+        }
+        $clean = 0 if $?;
+    }
+    $self->{pids} = [];
+    @LOADS = grep { $_ != $self } @LOADS;
+
+    ok($clean, 'load clients stopped in time');
+    return EvbusFault::Ledger->new($self->lines);
+}
+
+package EvbusFault::Ledger;
+
+use Test::More;
+
+sub new {
+    my ($class, @lines) = @_;
+    my $self = bless { lines => \@lines, ok => {}, refused => {},
+        status => {}, results => {}, unknown => {} }, $class;
+    for my $r (@lines) {
+        $self->{status}{ $r->{status} }++;
+        $self->{by_path}{ $r->{path} }{ $r->{status} }++;
+        if ($r->{status} =~ /^2/) {
+            $self->{ok}{$_} = $r->{status} for grep { length }
+                split /,/, $r->{acc};
+            for (split /,/, $r->{results}) {
+                my ($id, $p, $o) = /^(.*):(-?\d+):(-?\d+)$/ or next;
+                $self->{results}{$id} = [$p, $o];
+            }
+        } elsif ($r->{status} == 503) {
+            $self->{refused}{$_} = 1 for split /,/, $r->{sent};
+        } else {
+            $self->{unknown}{$_} = 1 for split /,/, $r->{sent};
+        }
+    }
+    return $self;
+}
+
+sub lines    { @{ $_[0]{lines} } }
+sub accepted { $_[0]{ok} }          # id => 2xx status
+sub refused  { $_[0]{refused} }     # ids of 503s
+sub results  { $_[0]{results} }     # id => [partition, offset] of 200s
+sub status   { $_[0]{status} }      # status => requests
+sub count    { $_[0]{status}{ $_[1] } // 0 }
+
+sub summary {
+    my ($self) = @_;
+    my $s = join ', ', map { "$_ x $self->{status}{$_}" }
+        sort keys %{ $self->{status} };
+    return sprintf "%s; %d ids with a 2xx", $s, scalar keys %{ $self->{ok} };
+}
+
+# lines whose status is not in @allowed, or a 503 without a Retry-After
+# of 1..60 seconds
+sub odd {
+    my ($self, @allowed) = @_;
+    my %a = map { $_ => 1 } @allowed;
+    my @odd;
+    for my $r (@{ $self->{lines} }) {
+        if (!$a{ $r->{status} }) {
+            push @odd, "$r->{path}: $r->{status} $r->{note}";
+        } elsif ($r->{status} == 503
+                 && !($r->{retry} =~ /^\d+$/ && $r->{retry} >= 1
+                      && $r->{retry} <= 60))
+        {
+            push @odd, "$r->{path}: 503 with Retry-After '$r->{retry}'";
+        }
+    }
+    return @odd;
+}
+
+package EvbusFault;
+
+# tests: every id with a 2xx is in the topic (polling up to $timeout);
+# returns the key counts found
+sub check_delivered {
+    my ($brokers, $topic, $ledger, $timeout, $name) = @_;
+    my $acc = $ledger->accepted;
+    my $n = keys %$acc;
+    my $got = topic_keys($brokers, $topic, $acc, $timeout);
+    my @missing = sort grep { !$got->{$_} } keys %$acc;
+    ok(!@missing, $name || "all $n ids answered 2xx are in Kafka")
+        or diag(scalar(@missing) . " of $n missing, e.g. "
+            . join(' ', @missing[0 .. ($#missing > 7 ? 7 : $#missing)]));
+    my $dups = grep { $got->{$_} > 1 } keys %$got;
+    note("$dups ids in Kafka more than once (at-least-once)") if $dups;
+    return $got;
+}
+
+# error.log holds no [alert]/[emerg]/sanitizer report other than lines
+# matching one of @allow
+sub check_error_log {
+    my ($t, $name, @allow) = @_;
+    my @bad = grep {
+        my $l = $_;
+        ($l =~ /\[(?:alert|emerg)\]/
+         || $l =~ /AddressSanitizer|LeakSanitizer|runtime error:/
+         || $l =~ /ThreadSanitizer|UndefinedBehaviorSanitizer/)
+        && !grep { $l =~ $_ } @allow
+    } split /\n/, $t->error_log;
+    ok(!@bad, $name || 'no alerts, emergencies or sanitizer reports in '
+        . "error.log ($t->{name})")
+        or diag(join "\n", @bad[0 .. ($#bad > 20 ? 20 : $#bad)]);
+}
+
+# sums the "producer stopped: P produced, D delivered, F failed" lines
+sub producer_stats {
+    my ($t) = @_;
+    my %s = (produced => 0, delivered => 0, failed => 0, exits => 0);
+    my $log = $t->error_log;
+    while ($log =~ /producer stopped: (\d+) produced, (\d+)
+                             \ delivered, (\d+) failed/xg)
+    {
+        $s{produced} += $1;
+        $s{delivered} += $2;
+        $s{failed} += $3;
+        $s{exits}++;
+    }
+    return \%s;
+}
+
+# pids and titles of the master's children
+sub children {
+    my ($t) = @_;
+    my $master = $t->master_pid or return {};
+    my %c;
+    opendir my $d, '/proc' or return {};
+    for my $p (grep { /^\d+$/ } readdir $d) {
+        open my $fh, '<', "/proc/$p/stat" or next;
+        my $stat = <$fh> // '';
+        my ($state, $ppid) = $stat =~ /^\d+ \(.*?\) (\S) (\d+)/ or next;
+        next unless $ppid == $master && $state ne 'Z';
+        open $fh, '<', "/proc/$p/cmdline" or next;
+        my $cmd = <$fh> // '';
+        $cmd =~ s/\0+$//;
+        $c{$p} = $cmd;
+    }
+    return \%c;
+}
+
+
+END {
+    my $rc = $?;
+    for my $l (@LOADS) {
+        kill 'KILL', @{ $l->{pids} } if @{ $l->{pids} || [] };
+    }
+    for my $b (@BROKERS) {
+        next unless $b->{started};
+        $b->signal('CONT');
+        $b->stop;
+    }
+    $? = $rc;
+}
+
+1;
