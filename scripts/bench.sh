@@ -22,6 +22,10 @@
 #   BENCH_DEDUP           1: also consume the bench topics and count distinct
 #                         event_ids (keys) [0]
 #   BENCH_KEEP            1: keep the temporary prefix (config, logs) [0]
+#   BENCH_NOISE_PCT       flag a scenario as NOISY when other processes used
+#                         more than this % of one cpu during it [25]
+#   BENCH_KAFKA_PROPERTIES  extra evbus_kafka_property lines for the module,
+#                         "name=value name=value" (e.g. "linger.ms=20") []
 #
 # Output: stdout, also written to build/bench/latest.txt (and nginx's error
 # log to build/bench/latest-error.log).  Exit status: 0 when every accepted
@@ -69,7 +73,7 @@ FAIL=0
 ANOMALIES=()
 
 # Results, keyed by scenario name.
-declare -A R_RPS R_EPS R_P50 R_P99 R_LOC R_CPU
+declare -A R_RPS R_EPS R_P50 R_P99 R_LOC R_CPU R_US R_OTHER
 # Per location: events accepted (2xx, from the module's answers, warm-ups
 # included), requests still in flight when wrk stopped, topic.
 declare -A ACCEPTED INFLIGHT TOPIC
@@ -100,7 +104,9 @@ num() {
 port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
 kafka_answers() {
-    timeout 10 kcat -b "$BROKER" -L -m 3 2>/dev/null | grep -q "^ *broker .* at"
+    local out
+    out=$(timeout 10 kcat -b "$BROKER" -L -m 3 2>/dev/null) || return 1
+    grep -q "^ *broker .* at" <<<"$out"
 }
 
 # Sum of the end offsets of all partitions of a topic (topics are new for
@@ -127,6 +133,12 @@ wait_topic() {
         sleep 0.5
     done
     echo "$n"
+}
+
+# busy and total clock ticks of the whole machine (all cpus), from /proc/stat
+machine_ticks() {
+    awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i;
+                   print t - $5 - $6, t }' /proc/stat
 }
 
 # CPU time (clock ticks, user+system) of a list of pids
@@ -356,10 +368,13 @@ scenario_wrk() {
 
     ng=$(nginx_workers | tr '\n' ' ')
     kf=$(kafka_pid)
+    local m0 m1
     c0=$(cpu_ticks $ng); k0=$(cpu_ticks $kf); child_ticks; w0=$CHILD_TICKS
+    m0=$(machine_ticks)
     t0=$(date +%s.%N)
     run_wrk "$loc" "$mode" "$RUNID-$name-m" "$BENCH_DURATION" show
     t1=$(date +%s.%N)
+    m1=$(machine_ticks)
     c1=$(cpu_ticks $ng); k1=$(cpu_ticks $kf); child_ticks; w1=$CHILD_TICKS
 
     R_RPS[$name]=$(awk -v n="${W[requests]}" -v d="${W[duration_us]}" \
@@ -367,12 +382,28 @@ scenario_wrk() {
     R_EPS[$name]=$((${R_RPS[$name]} * per))
     R_P50[$name]=${W[p50_us]}
     R_P99[$name]=${W[p99_us]}
+    R_OTHER[$name]=$(awk -v n=$((c1 - c0)) -v k=$((k1 - k0)) -v w=$((w1 - w0)) \
+        -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" -v m0="$m0" -v m1="$m1" 'BEGIN {
+            split(m0, x, " "); split(m1, y, " ");
+            printf "%.0f", 100 * (y[1] - x[1] - n - k - w) / hz / (b - a) }')
+    # worker CPU (their librdkafka threads included) per event: robust to
+    # the machine's load, unlike rates
+    R_US[$name]=$(awk -v n=$((c1 - c0)) -v hz="$CLK_TCK" \
+        -v r="${W[requests]}" -v per="$per" \
+        'BEGIN { printf "%.1f", r ? 1e6 * n / hz / (r * per) : 0 }')
     R_CPU[$name]=$(awk -v n=$((c1 - c0)) -v k=$((k1 - k0)) -v w=$((w1 - w0)) \
-        -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" -v kf="$kf" 'BEGIN {
+        -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" -v kf="$kf" \
+        -v m0="$m0" -v m1="$m1" -v ncpu="$(nproc)" 'BEGIN {
             wall = b - a;
-            printf "nginx workers %.0f%%, wrk %.0f%%, kafka %s  (%% of one core, %.1f s)",
+            split(m0, x, " "); split(m1, y, " ");
+            busy = y[1] - x[1];
+            other = busy - n - w - (kf == "" ? 0 : k);
+            printf "nginx workers %3.0f%%, wrk %3.0f%%, kafka %s, others %3.0f%%;" \
+                   " machine busy %3.0f%% of %d cpus  (%%: of one cpu, over %.1f s)",
                 100 * n / hz / wall, 100 * w / hz / wall,
-                kf == "" ? "?" : sprintf("%.0f%%", 100 * k / hz / wall), wall }')
+                kf == "" ? "?" : sprintf("%3.0f%%", 100 * k / hz / wall),
+                100 * other / hz / wall,
+                100 * busy / (y[2] - x[2]), ncpu, wall }')
     if [ -n "$topic" ]; then
         t0=$SECONDS
         local n
@@ -532,24 +563,36 @@ report() {
     echo "RESULTS (run $RUNID; $BENCH_THREADS wrk threads, $BENCH_CONNECTIONS" \
          "connections, ${BENCH_DURATION}s per run, ${BENCH_EVENT_SIZE}-byte events)"
     echo
-    printf '  %-34s %14s %14s %9s %9s\n' scenario "req/s" "events/s" "p50 ms" "p99 ms"
+    printf '  %-30s %10s %10s %8s %8s %12s\n' scenario "req/s" "events/s" \
+        "p50 ms" "p99 ms" "worker us/ev"
     local n
     for n in "$r" "$s" "$b"; do
-        printf '  %-34s %14s %14s %9s %9s\n' "$n (POST ${R_LOC[$n]})" \
+        printf '  %-30s %10s %10s %8s %8s %12s\n' "$n (POST ${R_LOC[$n]})" \
             "$(num "${R_RPS[$n]}")" "$(num "${R_EPS[$n]}")" \
-            "$(ms "${R_P50[$n]}")" "$(ms "${R_P99[$n]}")"
+            "$(ms "${R_P50[$n]}")" "$(ms "${R_P99[$n]}")" "${R_US[$n]}"
     done
-    printf '  %-34s %14s %14s %9s %9s\n' "kcat -P (raw librdkafka)" "-" \
-        "$(num "${R_EPS[kcat]}")" "-" "-"
+    printf '  %-30s %10s %10s %8s %8s %12s\n' "kcat -P (raw librdkafka)" "-" \
+        "$(num "${R_EPS[kcat]}")" "-" "-" "-"
     echo
     echo "  evbus single / return 202 (req/s):      $(ratio "${R_RPS[$s]}" "${R_RPS[$r]}")"
     echo "  evbus batched / kcat (events/s):        $(ratio "${R_EPS[$b]}" "${R_EPS[kcat]}")"
     echo "  evbus batched / evbus single (events/s): $(ratio "${R_EPS[$b]}" "${R_EPS[$s]}")"
+    echo "  worker CPU per request, evbus single / return 202: $(ratio "${R_US[$s]}" "${R_US[$r]}")"
+    echo "  (worker us/ev: CPU time of the nginx workers, librdkafka threads included,"
+    echo "   per event (per request for return 202): steadier than rates on a busy machine)"
     echo
     echo "  CPU during the measured runs:"
     for n in "$r" "$s" "$b"; do
         printf '    %-14s %s\n' "$n" "${R_CPU[$n]}"
     done
+    local noisy=()
+    for n in "$r" "$s" "$b"; do
+        [ "${R_OTHER[$n]:-0}" -le "${BENCH_NOISE_PCT:-25}" ] || noisy+=("$n")
+    done
+    if [ "${#noisy[@]}" -gt 0 ]; then
+        echo "  NOISY: other processes used more than ${BENCH_NOISE_PCT:-25}% of a cpu during:" \
+             "${noisy[*]}; rates and their ratios are skewed (compare worker us/ev, or re-run)"
+    fi
     echo "  load avg after the runs: $(cut -d' ' -f1-3 /proc/loadavg)" \
          "(other work on the machine skews absolute numbers)"
     echo "  kcat producer properties: ${KCAT_PROPS[*]}"
@@ -606,5 +649,10 @@ main() {
 
 mkdir -p "$OUT"
 set -o pipefail
-main "$@" 2>&1 | tee -i "$LATEST"
+# a no-op trap (not an ignore, which main would inherit): this shell waits
+# for main's cleanup instead of dying first
+trap ':' INT TERM
+# tee ignores INT and TERM so that main's cleanup can still print (and
+# SIGPIPE does not kill main before it has stopped nginx)
+main "$@" 2>&1 | (trap '' INT TERM; exec tee "$LATEST")
 exit "${PIPESTATUS[0]}"
