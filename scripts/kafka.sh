@@ -154,6 +154,10 @@ transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# After a kill -9 the restarted broker cannot register until the controller
+# fences its old incarnation (session timeout, default 9 s): keep it shorter.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=6000
 
 log.segment.bytes=16777216
 log.retention.hours=24
@@ -220,7 +224,7 @@ cmd_start() {
     exec 9>"$KAFKA_DIR/.lock"
     flock 9
 
-    local pid port t0=$SECONDS
+    local pid port p i t0=$SECONDS
     if pid=$(live_pid); then
         port=$(inst_port)
         if answers "$port"; then
@@ -232,11 +236,21 @@ cmd_start() {
         say "running (pid $pid) on 127.0.0.1:$port [$KAFKA_DIR]"
         return 0
     fi
+    # A broker just killed (kill -9) may still be exiting: let it go.
+    pid=$(cat "$PIDFILE" 2>/dev/null || true)
+    for ((i = 0; i < 40; i++)); do
+        [ -n "$pid" ] && [ -d "/proc/$pid" ] || break
+        sleep 0.25
+    done
     rm -f "$PIDFILE"
 
     for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-        port_busy "$p" && die "port 127.0.0.1:$p is in use by another" \
-            "process (not the broker of $KAFKA_DIR); stop it or set KAFKA_PORT"
+        for ((i = 0; i < 10; i++)); do
+            port_busy "$p" || continue 2
+            sleep 0.5
+        done
+        die "port 127.0.0.1:$p is in use by another process" \
+            "(not the broker of $KAFKA_DIR); stop it or set KAFKA_PORT"
     done
 
     # The controller endpoint is recorded in the formatted metadata log
