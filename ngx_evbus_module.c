@@ -12,6 +12,7 @@
 #include "ngx_evbus_handler.h"
 #include "ngx_evbus_kafka.h"
 #include "ngx_evbus_spool.h"
+#include "ngx_evbus_stats.h"
 
 
 #define NGX_EVBUS_DEFAULT_TOPIC  "events"
@@ -25,6 +26,8 @@ static void *ngx_http_evbus_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_evbus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_evbus_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_evbus_brokers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_evbus_kafka_property(ngx_conf_t *cf,
@@ -64,6 +67,13 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
     { ngx_string("evbus"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_evbus,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("evbus_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_evbus_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -432,6 +442,22 @@ ngx_http_evbus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_evbus_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_evbus_main_conf_t  *emcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_evbus_status_handler;
+
+    emcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_evbus_module);
+    emcf->status = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_evbus_brokers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_evbus_main_conf_t *emcf = conf;
@@ -548,6 +574,14 @@ ngx_http_evbus_init(ngx_conf_t *cf)
     ngx_http_evbus_main_conf_t   *emcf;
 
     emcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_evbus_module);
+
+    if (emcf->locations.nelts == 0 && !emcf->status) {
+        return NGX_OK;
+    }
+
+    if (ngx_evbus_stats_conf(cf, &ngx_http_evbus_module) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (emcf->locations.nelts == 0) {
         return NGX_OK;

@@ -10,6 +10,7 @@
 
 #include "ngx_evbus_module.h"
 #include "ngx_evbus_handler.h"
+#include "ngx_evbus_stats.h"
 
 
 /*
@@ -140,6 +141,11 @@ ngx_http_evbus_errors_header_filter(ngx_http_request_t *r)
 
     ctx->error_page = b;
     ctx->responded = 1;
+
+    ngx_evbus_stats_add(NGX_EVBUS_STAT_REQUESTS, 1);
+    ngx_evbus_stats_add(r->headers_out.status < 500
+                        ? NGX_EVBUS_STAT_RESPONSES_4XX
+                        : NGX_EVBUS_STAT_RESPONSES_5XX, 1);
 
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;

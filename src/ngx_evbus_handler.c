@@ -13,6 +13,7 @@
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_kafka.h"
 #include "ngx_evbus_spool.h"
+#include "ngx_evbus_stats.h"
 #include "ngx_evbus_uuid.h"
 
 
@@ -348,6 +349,8 @@ ngx_http_evbus_hold(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     wait->timer.log = r->connection->log;
     ngx_add_timer(&wait->timer, elcf->ack_timeout);
 
+    ngx_evbus_held++;
+
     r->main->count++;
     r->read_event_handler = ngx_http_test_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
@@ -360,6 +363,8 @@ static void
 ngx_http_evbus_wait_cleanup(void *data)
 {
     ngx_evbus_wait_t  *wait = data;
+
+    ngx_evbus_held--;
 
     wait->cleanup = NULL;
     ngx_evbus_wait_detach(wait);
@@ -385,6 +390,7 @@ ngx_http_evbus_wait_done(ngx_evbus_wait_t *wait)
 
     ctx->wait = NULL;
     wait->data = NULL;
+    ngx_evbus_held--;
 
     if (wait->cleanup) {
         wait->cleanup->handler = NULL;
@@ -418,6 +424,7 @@ ngx_http_evbus_wait_timeout(ngx_event_t *ev)
     rc = ngx_http_evbus_finish(r, ctx, 1);
 
     ctx->wait = NULL;
+    ngx_evbus_held--;
     ngx_evbus_wait_detach(wait);
 
     ngx_http_finalize_request(r, rc);
@@ -507,6 +514,14 @@ ngx_http_evbus_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 
     ctx->done = 1;
     error = NULL;
+
+    ngx_evbus_stats_add(NGX_EVBUS_STAT_ACCEPTED, ctx->accepted);
+    ngx_evbus_stats_add(NGX_EVBUS_STAT_REJECTED, ctx->rejected);
+    ngx_evbus_stats_add(NGX_EVBUS_STAT_UNQUEUED, unavailable);
+
+    if (timedout) {
+        ngx_evbus_stats_add(NGX_EVBUS_STAT_ACK_TIMEOUTS, 1);
+    }
 
     if (timedout) {
         status = NGX_HTTP_GATEWAY_TIME_OUT;
@@ -969,6 +984,11 @@ ngx_http_evbus_send(ngx_http_request_t *r, ngx_int_t status, u_char *body,
     }
 
     ctx->responded = 1;
+
+    ngx_evbus_stats_add(NGX_EVBUS_STAT_REQUESTS, 1);
+    ngx_evbus_stats_add(status < 300 ? NGX_EVBUS_STAT_RESPONSES_2XX
+                        : status < 500 ? NGX_EVBUS_STAT_RESPONSES_4XX
+                                       : NGX_EVBUS_STAT_RESPONSES_5XX, 1);
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;

@@ -15,6 +15,7 @@
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_partition.h"
 #include "ngx_evbus_spool.h"
+#include "ngx_evbus_stats.h"
 
 
 #define NGX_EVBUS_POLL_INTERVAL   250
@@ -487,8 +488,14 @@ ngx_evbus_kafka_timer_handler(ngx_event_t *ev)
     ngx_evbus_kafka_poll();
     ngx_evbus_kafka_track();
 
-    if (!ngx_evbus_kafka.exiting) {
-        ngx_evbus_spool_tick();
+    if (!ngx_evbus_kafka.exiting && ngx_evbus_spool_tick()) {
+
+        /* replay goes on as fast as Kafka takes it */
+
+        if (!ngx_terminate && ngx_evbus_kafka.rk) {
+            ngx_add_timer(ev, 10);
+            return;
+        }
     }
 
     if (!ngx_terminate && ngx_evbus_kafka.rk) {
@@ -540,10 +547,12 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.delivered, 1);
+        ngx_evbus_stats_add(NGX_EVBUS_STAT_DELIVERED, 1);
         ngx_evbus_kafka.busy_since = ngx_current_msec;
 
     } else {
         (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.failed, 1);
+        ngx_evbus_stats_add(NGX_EVBUS_STAT_FAILED, 1);
 
         /* a waiting client learns of the failure; other events are kept */
 
@@ -561,6 +570,7 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         } else {
             outcome = "lost";
             level = NGX_LOG_ERR;
+            ngx_evbus_stats_add(NGX_EVBUS_STAT_LOST, 1);
 
             if (ngx_evbus_kafka.exiting) {
                 (void) ngx_atomic_fetch_add(
@@ -754,6 +764,7 @@ ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, ngx_evbus_wait_t *wait,
     }
 
     (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.produced, 1);
+    ngx_evbus_stats_add(NGX_EVBUS_STAT_PRODUCED, 1);
 
     if (wait) {
         wait->pending++;
@@ -811,6 +822,10 @@ ngx_evbus_kafka_track(void)
     if (elapsed < 1000) {
         return;
     }
+
+    ngx_evbus_stats_worker(rd_kafka_outq_len(ngx_evbus_kafka.rk),
+                           ngx_evbus_spool_bytes(),
+                           ngx_evbus_kafka_available(), ngx_evbus_held);
 
     delivered = ngx_evbus_kafka_stats.delivered;
     rate = (double) (delivered - ngx_evbus_kafka.delivered_last) * 1000
@@ -1190,6 +1205,8 @@ ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_evbus_kafka.free = NULL;
+
+    ngx_evbus_stats_worker_exit();
 
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
                   "evbus: producer stopped: %uA produced, %uA delivered,"

@@ -28,6 +28,7 @@ typedef struct {
     ngx_msec_t                  unavailable_after;
     void                       *spool;          /* ngx_evbus_spool_conf_t */
     ngx_uint_t                  topic_cache;
+    ngx_flag_t                  status;
 
     void                       *kafka_conf;     /* rd_kafka_conf_t, checked */
     ngx_uint_t                  properties_line;

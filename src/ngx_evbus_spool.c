@@ -16,6 +16,7 @@
 #include <sys/file.h>
 
 #include "ngx_evbus_spool.h"
+#include "ngx_evbus_stats.h"
 
 
 /*
@@ -271,6 +272,13 @@ ngx_evbus_spool_enabled(void)
 }
 
 
+off_t
+ngx_evbus_spool_bytes(void)
+{
+    return ngx_evbus_spool.total;
+}
+
+
 static ngx_evbus_spool_file_t *
 ngx_evbus_spool_open(u_char *name, size_t len, ngx_uint_t create)
 {
@@ -469,6 +477,7 @@ ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
         ngx_evbus_spool.dirty = 1;
 
         (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.spooled, 1);
+        ngx_evbus_stats_add(NGX_EVBUS_STAT_SPOOLED, 1);
 
         return NGX_OK;
     }
@@ -780,6 +789,7 @@ ngx_evbus_spool_finish(ngx_evbus_spool_batch_t *b, ngx_err_t err)
         }
 
         (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.spooled, n);
+        ngx_evbus_stats_add(NGX_EVBUS_STAT_SPOOLED, n);
     }
 
     n = b->nwaiters;
@@ -974,6 +984,7 @@ ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f, ngx_uint_t *budget)
             } else {
                 (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.replayed,
                                             1);
+                ngx_evbus_stats_add(NGX_EVBUS_STAT_REPLAYED, 1);
             }
 
             p += NGX_EVBUS_SPOOL_HDR + len;

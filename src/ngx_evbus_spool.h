@@ -35,6 +35,7 @@ void ngx_evbus_spool_exit_begin(ngx_cycle_t *cycle);
 void ngx_evbus_spool_exit_process(ngx_cycle_t *cycle);
 
 ngx_uint_t ngx_evbus_spool_enabled(void);
+off_t ngx_evbus_spool_bytes(void);
 
 /*
  * NGX_OK: taken (written at once while exiting, else when the pending

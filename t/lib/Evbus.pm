@@ -132,11 +132,11 @@ sub new {
     $self->{log_pos} = 0;
 
     unless (-x $NGINX) {
-        plan skip_all => "no $NGINX";
+        _missing("no $NGINX");
     }
     unless ($o{no_module} || -f module_path()) {
-        plan skip_all => 'no module at ' . module_path()
-            . ' (make module, or set EVBUS_MODULE)';
+        _missing('no module at ' . module_path()
+            . ' (make module, or set EVBUS_MODULE)');
     }
 
     return $self;
