@@ -73,6 +73,7 @@ struct ngx_evbus_spool_file_s {
     ngx_fd_t                    fd;
     off_t                       offset;      /* replayed up to */
     off_t                       size;
+    time_t                      mtime;
     u_char                      name[1];
 };
 
@@ -329,6 +330,7 @@ ngx_evbus_spool_open(u_char *name, size_t len, ngx_uint_t create)
     f->fd = fd;
     f->offset = 0;
     f->size = ngx_file_size(&fi);
+    f->mtime = ngx_file_mtime(&fi);
 
     return f;
 }
@@ -412,10 +414,16 @@ ngx_evbus_spool_scan(void)
 
         ngx_evbus_spool.total += f->size;
 
-        for (last = &ngx_evbus_spool.replay; *last; last = &(*last)->next) {
+        /* the oldest first: events are replayed in the order written */
+
+        for (last = &ngx_evbus_spool.replay;
+             *last && ((*last)->offset || (*last)->mtime <= f->mtime);
+             last = &(*last)->next)
+        {
             /* void */
         }
 
+        f->next = *last;
         *last = f;
     }
 
