@@ -58,3 +58,9 @@ bench: module
 
 clean:
 	rm -rf $(BUILD)
+
+# three-broker Kafka fault tests (slow; see docs/faults.md)
+.PHONY: test-cluster
+test-cluster: module
+	@scripts/deps.sh test
+	@scripts/test-cluster.sh

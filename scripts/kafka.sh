@@ -184,7 +184,11 @@ format_once() {
         id=$(cat "$KAFKA_DIR/cluster.id")
     else
         # A Kafka Uuid: 16 random bytes, url-safe base64 without padding.
-        id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        # One starting with '-' would be read as an option by StorageTool.
+        id=-
+        while [ "${id#-}" != "$id" ]; do
+            id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        done
         echo "$id" >"$KAFKA_DIR/cluster.id"
     fi
     rm -rf "$DATA"

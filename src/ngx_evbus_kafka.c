@@ -863,11 +863,17 @@ ngx_evbus_kafka_retry_after(void)
         secs = queued / ngx_evbus_kafka.rate;
     }
 
-    if (secs < 1) {
+    if (secs <= 1) {
         return 1;
     }
 
-    return secs > 60 ? 60 : (ngx_uint_t) secs + 1;
+    if (secs >= 60) {
+        return 60;
+    }
+
+    /* rounded up */
+
+    return (ngx_uint_t) secs + (secs > (ngx_uint_t) secs);
 }
 
 

@@ -57,6 +57,8 @@ ok($k->kill9, 'broker killed with SIGKILL under load');
 # longer than evbus_unavailable_after, then the broker comes back (its
 # restart after a SIGKILL takes a while: the load goes on meanwhile)
 sleep 5;
+my $spooled = 0;
+$spooled += -s $_ for glob "$spool/*.spool";
 ok($k->start, 'broker restarted');
 sleep 3;
 
@@ -79,8 +81,7 @@ cmp_ok($ln->count(503), '>', 0,
     'nospool: requests refused with 503 while Kafka was down');
 is($ls->count(503), 0, 'spool: no 503, the spool took what Kafka could not');
 
-like($sp->error_log, qr/evbus-\d+-\d+-\d+\.spool/, 'spool: the spool was used')
-    or diag('spool dir: ' . join ' ', glob "$spool/*");
+cmp_ok($spooled, '>', 0, 'spool: events were spooled while Kafka was down');
 
 my $got = EvbusFault::check_delivered($k->brokers, $topic, $ls, 90,
     'spool: every id answered 202 is in Kafka');

@@ -1,0 +1,135 @@
+#!/usr/bin/perl
+
+# Fault 5: nginx restarted with a non-empty spool.  With the (private)
+# broker down, events are accepted into librdkafka's queue and then into
+# the spool; nginx is stopped (what is still queued goes to the spool
+# within evbus_flush_timeout), the broker is started, nginx is started
+# again and replays the spool: every id answered 202 arrives.
+#
+# Spool files left by dead processes are claimed too: a file of our own
+# making with one valid record and a torn tail (the record arrives, the
+# tail is logged and skipped), and one with a bad checksum (logged,
+# never produced).
+
+use strict;
+use warnings;
+
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Time::HiRes qw(sleep time);
+use Evbus;
+use EvbusFault qw(wait_for);
+
+my $t0 = time();
+
+my $k = EvbusFault->broker('spool')
+    or plan skip_all => 'cannot run a private Kafka broker (java, kcat, jars)';
+eval { require Compress::Zlib; 1 }
+    or plan skip_all => 'Compress::Zlib is missing';
+
+my $t = Evbus->new('spool-restart');
+
+my $topic = $t->topic;
+my $spool = $t->dir . '/spool';
+
+my @conf = (brokers => $k->brokers,
+    properties => [['linger.ms', 5], ['message.timeout.ms', 60000]],
+    http => ["evbus_topic $topic;", 'evbus_unavailable_after 1s;',
+             'evbus_flush_timeout 2s;',
+             "evbus_spool $spool max_size=64m fsync=always;"]);
+
+# the broker is not running yet
+$t->start_ok(@conf);
+
+my $load = EvbusFault::load(clients => 2, batch => 10, pause => 0.01,
+    seconds => 120, prefix => 'p', dir => $t->dir, port => $t->port);
+sleep 4;
+my $l = $load->finish;
+note($l->summary);
+
+my @odd = $l->odd(202);
+ok(!@odd, 'only 202 while Kafka is down: queued, then spooled')
+    or diag(join "\n", @odd[0 .. ($#odd > 10 ? 10 : $#odd)]);
+my $n = keys %{ $l->accepted };
+cmp_ok($n, '>', 100, "$n ids accepted");
+
+my $t1 = time();
+ok($t->stop(timeout => 20), 'nginx stopped with Kafka down');
+cmp_ok(time() - $t1, '<', 10, 'stopping took about evbus_flush_timeout');
+
+my @files = grep { -s } glob "$spool/*.spool";
+my $bytes = 0;
+$bytes += -s $_ for @files;
+cmp_ok(scalar @files, '>', 0, "the spool holds $bytes bytes in "
+    . scalar(@files) . ' files');
+like($t->error_log, qr/bytes left in the spool/,
+    'the workers said what they left in the spool');
+unlike($t->error_log, qr/are lost|, lost /, 'nothing was lost at exit');
+
+# files of a dead process: a valid record then a torn tail, and a record
+# whose checksum does not match
+my $now = int(time() * 1000);
+write_file("$spool/evbus-999991-1-0.spool",
+    record($topic, 'fake-ok', $now)
+    . pack('LLL', 0x31425645, 5000, 0) . 'x' x 100);
+my $bad = record($topic, 'fake-bad', $now);
+substr($bad, 8, 4) = pack('L', unpack('L', substr($bad, 8, 4)) ^ 1);
+write_file("$spool/evbus-999992-1-0.spool", $bad);
+
+ok($k->start, 'broker started');
+$t->start_ok(@conf);
+
+my $want = { %{ $l->accepted }, 'fake-ok' => 202 };
+my $got = EvbusFault::topic_keys($k->brokers, $topic, $want, 60);
+my @missing = grep { !$got->{$_} } keys %$want;
+ok(!@missing, "all $n spooled ids and the dead process's valid record"
+    . ' arrived after the restart')
+    or diag(scalar(@missing) . " missing, e.g. @missing[0 .. ($#missing > 5 ? 5 : $#missing)]");
+
+my %sent = map { $_ => 1 } map { split /,/, $_->{sent} } $l->lines;
+my @garbage = grep { !$sent{$_} && $_ ne 'fake-ok' } keys %$got;
+ok(!@garbage, 'nothing else was produced (no garbage, no bad record)')
+    or diag("@garbage[0 .. ($#garbage > 5 ? 5 : $#garbage)]");
+
+ok(wait_for(sub { !glob "$spool/*.spool" }, 20),
+    'replayed spool files are removed')
+    or diag(`ls -l $spool`);
+
+my $log = $t->error_log;
+like($log, qr/replaying ".*evbus-999991-1-0\.spool"/,
+    'the dead process\'s file was claimed');
+like($log, qr/torn record at offset \d+ of ".*evbus-999991-1-0\.spool"/,
+    'the torn tail was detected and logged');
+like($log, qr/corrupt record at offset 0 of ".*evbus-999992-1-0\.spool"/,
+    'the bad checksum was detected and logged');
+
+ok($t->stop, 'nginx stopped in time');
+EvbusFault::check_error_log($t);
+
+note(sprintf 'run time %.0fs', time() - $t0);
+done_testing();
+
+
+# one spool record as src/ngx_evbus_spool.c writes it (host byte order):
+# magic | body length | crc32(body) | body, body = timestamp (8) | lengths
+# of topic (2), key (2), value (4), event_type (2), event_version (2),
+# source_service (2), ingest_timestamp (2) | the seven strings
+sub record {
+    my ($topic, $id, $ms) = @_;
+    my $value = qq{{"event_type":"fake","event_id":"$id","metadata":{}}};
+    my @s = ($topic, $id, $value, 'fake', '1', 'test',
+        '2026-01-01T00:00:00.000Z');
+    my $body = pack('q', $ms)
+        . pack('SSLSSSS', map { length } @s) . join('', @s);
+    return pack('LLL', 0x31425645, length $body,
+        Compress::Zlib::crc32($body)) . $body;
+}
+
+sub write_file {
+    my ($file, $data) = @_;
+    open my $fh, '>', $file or die "$file: $!";
+    binmode $fh;
+    print $fh $data;
+    close $fh;
+}
