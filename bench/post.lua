@@ -1,6 +1,6 @@
 -- wrk script for scripts/bench.sh: POSTs analytics events as JSON.
 --
---   wrk ... -s bench/post.lua http://127.0.0.1:PORT/evbus -- MODE TAG [N] [SIZE]
+--   wrk ... -s bench/post.lua http://127.0.0.1:PORT/evbus -- MODE TAG [N] [SIZE] [KIND]
 --
 --   MODE  single   one event object per request
 --         batch    a JSON array of N events per request
@@ -9,7 +9,15 @@
 --         runs of one bench run, so messages can be matched and
 --         deduplicated in Kafka.
 --   N     events per request in batch mode (default 100)
---   SIZE  bytes per event object (default 300; >= 200)
+--   SIZE  bytes per event object (default 300; >= 200 for click, >= 260
+--         for purchase: smaller sizes give larger events)
+--   KIND  click     (default) a click event padded in props.pad
+--         purchase  a "purchase" event, event_version 1, valid against
+--                   conf-examples/schemas/purchase/1.json (user_id,
+--                   order_id ^ord_[A-Za-z0-9]{6,32}$, amount > 0,
+--                   currency ^[A-Z]{3}$, coupon null, 1+ items of
+--                   {sku, quantity 1..9, price}), padded through the skus
+--                   (at most 64 bytes each, so more items when SIZE grows)
 --
 -- done() prints one machine-readable line that bench.sh parses:
 --   BENCHRESULT key=value ...
@@ -30,7 +38,7 @@ function setup(thread)
 end
 
 -- per-thread state (each wrk thread has its own Lua state)
-local mode, tag, per_req, size
+local mode, tag, per_req, size, kind
 local counter = 0
 local pool, pool_len
 local headers = { ["Content-Type"] = "application/json" }
@@ -43,6 +51,10 @@ function init(args)
     tag = args[2] or "bench"
     per_req = tonumber(args[3] or "100")
     size = tonumber(args[4] or "300")
+    kind = args[5] or "click"
+    if kind ~= "click" and kind ~= "purchase" then
+        error("post.lua: unknown kind " .. kind)
+    end
     if mode == "single" then
         per_req = 1
     elseif mode ~= "batch" then
@@ -63,9 +75,47 @@ function init(args)
     pool_len = #pool
 end
 
+-- alphanumerics from the pool, n of them, at a position derived from seed
+local function alnum(n, seed)
+    local off = (seed * 131) % (pool_len - n - 1) + 1
+    return pool:sub(off, off + n - 1)
+end
+
+local item_overhead = #'{"sku":"","quantity":1,"price":10.00}'
+
+local function purchase(id)
+    local head = '{"event_type":"purchase","event_id":"' .. id
+        .. '","event_version":1,"user_id":"user-'
+        .. string.format("%05d", counter % 100000)
+        .. '","order_id":"ord_' .. alnum(10, counter + 7)
+        .. '","amount":' .. (100 + counter % 900) .. '.'
+        .. string.format("%02d", counter % 100)
+        .. ',"currency":"EUR","coupon":null,"items":['
+    local tail = ']}'
+    -- k items (k - 1 commas) whose skus share the rest, 1..64 bytes each
+    local rest = size - #head - #tail
+    local k = math.max(1, math.ceil((rest + 1) / (item_overhead + 64 + 1)))
+    local skus = rest - k * item_overhead - (k - 1)
+    local items = {}
+    for i = 1, k do
+        local n = math.floor(skus / (k - i + 1))
+        if n < 1 then n = 1 end
+        if n > 64 then n = 64 end
+        skus = skus - n
+        items[i] = '{"sku":"' .. alnum(n, counter * 7 + i) .. '","quantity":'
+            .. (1 + (counter + i) % 9) .. ',"price":'
+            .. (10 + (counter + i) % 90) .. '.'
+            .. string.format("%02d", (counter * i) % 100) .. '}'
+    end
+    return head .. table.concat(items, ",") .. tail
+end
+
 local function event()
     counter = counter + 1
     local id = tag .. counter
+    if kind == "purchase" then
+        return purchase(id)
+    end
     local head = '{"event_type":"click","event_id":"' .. id
         .. '","user_id":"user-' .. string.format("%05d", counter % 100000)
         .. '","page":"/products/' .. string.format("%03d", counter % 1000)

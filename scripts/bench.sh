@@ -1,6 +1,12 @@
 #!/bin/bash
-# ngx_evbus throughput benchmark: one nginx (2 workers) with the module, one
+# ngx_evbus throughput benchmark: nginx (2 workers) with the module, one
 # Kafka broker, wrk as the client, kcat as the raw-producer reference.
+# Several nginx instances of the same binary and module, one after the other:
+#   main           module defaults: return 202, evbus single/batch,
+#                  purchase events without and with evbus_schemas
+#   ack-l<N>       evbus_ack kafka with linger.ms=N (one per BENCH_ACK_LINGERS)
+#   spool          brokers on a closed port: spool-write throughput
+#   spool-replay   the real broker again: replay of what "spool" left
 # See docs/bench.md for what is measured and how to read the results.
 #
 #   make bench            (installs wrk/kcat/curl if missing, then this)
@@ -19,17 +25,33 @@
 #   BENCH_BATCH           events per batched request [100]
 #   BENCH_KCAT_N          messages for the kcat reference [500000]
 #   BENCH_FLUSH_WAIT      max seconds to wait for the events to reach Kafka [30]
+#   BENCH_ACK_LINGERS     linger.ms values for the evbus_ack kafka rows, one
+#                         nginx instance each; empty: none ["0 5"]
+#   BENCH_ACK_CONNECTIONS wrk connections for the ack kafka rows (held
+#                         responses: req/s <= connections / latency)
+#                         [BENCH_CONNECTIONS]
+#   BENCH_SCHEMA          auto: schema rows when the module has evbus_schemas
+#                         and conf-examples/schemas/purchase exists; 0: never;
+#                         1: required (error without) [auto]
+#   BENCH_SCHEMA_MODE     body of the schema rows, single|batch [batch]
+#   BENCH_SPOOL           1: the spool rows (Kafka down) [1]
+#   BENCH_SPOOL_DURATION  seconds per measured spool run [5]
+#   BENCH_SPOOL_WARMUP    seconds of warm-up before each spool run [2]
+#   BENCH_REPLAY          1: replay the spool into Kafka afterwards [1]
+#   BENCH_REPLAY_WAIT     max seconds for the replay [90]
 #   BENCH_DEDUP           1: also consume the bench topics and count distinct
 #                         event_ids (keys) [0]
 #   BENCH_KEEP            1: keep the temporary prefix (config, logs) [0]
 #   BENCH_NOISE_PCT       flag a scenario as NOISY when other processes used
 #                         more than this % of one cpu during it [25]
-#   BENCH_KAFKA_PROPERTIES  extra evbus_kafka_property lines for the module,
-#                         "name=value name=value" (e.g. "linger.ms=20") []
+#   BENCH_KAFKA_PROPERTIES  extra evbus_kafka_property lines for the module
+#                         (every instance), "name=value name=value"
+#                         (e.g. "linger.ms=20") []
 #
-# Output: stdout, also written to build/bench/latest.txt (and nginx's error
-# log to build/bench/latest-error.log).  Exit status: 0 when every accepted
-# event is in Kafka, 1 when some are missing or the bench could not run.
+# Output: stdout, also written to build/bench/latest.txt (and the nginx
+# instances' error logs to build/bench/latest-error.log).  Exit status: 0
+# when every accepted event is in Kafka (spool rows: in the spool, and in
+# Kafka after the replay), 1 when some are missing or the bench could not run.
 #
 # Adding a scenario: add a location to bench/nginx.conf.in, then call
 # scenario_wrk (HTTP) or a new scenario_* function from main(); results
@@ -53,6 +75,15 @@ BENCH_EVENT_SIZE=${BENCH_EVENT_SIZE:-300}
 BENCH_BATCH=${BENCH_BATCH:-100}
 BENCH_KCAT_N=${BENCH_KCAT_N:-500000}
 BENCH_FLUSH_WAIT=${BENCH_FLUSH_WAIT:-30}
+BENCH_ACK_LINGERS=${BENCH_ACK_LINGERS-0 5}
+BENCH_ACK_CONNECTIONS=${BENCH_ACK_CONNECTIONS:-$BENCH_CONNECTIONS}
+BENCH_SCHEMA=${BENCH_SCHEMA:-auto}
+BENCH_SCHEMA_MODE=${BENCH_SCHEMA_MODE:-batch}
+BENCH_SPOOL=${BENCH_SPOOL:-1}
+BENCH_SPOOL_DURATION=${BENCH_SPOOL_DURATION:-5}
+BENCH_SPOOL_WARMUP=${BENCH_SPOOL_WARMUP:-2}
+BENCH_REPLAY=${BENCH_REPLAY:-1}
+BENCH_REPLAY_WAIT=${BENCH_REPLAY_WAIT:-90}
 BENCH_DEDUP=${BENCH_DEDUP:-0}
 BENCH_KEEP=${BENCH_KEEP:-0}
 
@@ -68,14 +99,32 @@ LUA=$REPO/bench/post.lua
 CLK_TCK=$(getconf CLK_TCK)
 
 KAFKA_STARTED=0
-NGINX_PORT=
 FAIL=0
 ANOMALIES=()
 
+# The nginx instance being used (one at a time): name, prefix, port.
+INST=
+IPREFIX=
+NGINX_PORT=
+INSTANCES=()
+# Seconds of warm-up and measurement of the next scenario_wrk.
+SCEN_WARMUP=$BENCH_WARMUP
+SCEN_DURATION=$BENCH_DURATION
+SCEN_CONNECTIONS=$BENCH_CONNECTIONS
+# Schemas: SCHEMAS=1 when the schema rows run; why not otherwise.
+SCHEMAS=0
+SCHEMA_WHY=
+SCHEMA_DIR=$REPO/conf-examples/schemas
+# Spool: its directory, the closed port, and what was measured.
+SPOOL_DIR=
+DEAD_PORT=
+declare -A SP
+
 # Results, keyed by scenario name.
-declare -A R_RPS R_EPS R_P50 R_P99 R_LOC R_CPU R_US R_OTHER
-# Per location: events accepted (2xx, from the module's answers, warm-ups
-# included), requests still in flight when wrk stopped, topic.
+declare -A R_RPS R_EPS R_P50 R_P99 R_LOC R_CPU R_US R_OTHER R_LABEL R_ACC
+# Per instance + location ("main/evbus"): events accepted (2xx, from the
+# module's answers, warm-ups included), events in requests still in flight
+# when wrk stopped, topic.
 declare -A ACCEPTED INFLIGHT TOPIC
 SCENARIOS=()
 
@@ -153,7 +202,8 @@ cpu_ticks() {
     echo "$sum"
 }
 
-nginx_master() { cat "$PREFIX/nginx.pid" 2>/dev/null; }
+# the master of an instance (default: the current one) by its prefix
+nginx_master() { cat "${1:-$IPREFIX}/nginx.pid" 2>/dev/null; }
 
 nginx_workers() {
     local master d s f
@@ -194,6 +244,26 @@ machine_info() {
     echo "run id:      $RUNID"
 }
 
+# Whether the schema rows can run: sets SCHEMAS and SCHEMA_WHY.
+detect_schemas() {
+    SCHEMAS=0
+    if [ "$BENCH_SCHEMA" = 0 ]; then
+        SCHEMA_WHY="BENCH_SCHEMA=0"
+    elif ! grep -q evbus_schemas "$REPO/ngx_evbus_module.c"; then
+        SCHEMA_WHY="ngx_evbus_module.c has no evbus_schemas directive yet"
+    elif ! grep -qa evbus_schemas "$MODULE"; then
+        SCHEMA_WHY="$MODULE has no evbus_schemas (older build: make module)"
+    elif [ ! -f "$SCHEMA_DIR/purchase/1.json" ]; then
+        SCHEMA_WHY="no $SCHEMA_DIR/purchase/1.json"
+    else
+        SCHEMAS=1
+    fi
+    if [ "$SCHEMAS" = 0 ] && [ "$BENCH_SCHEMA" = 1 ]; then
+        die "BENCH_SCHEMA=1 but no schema rows: $SCHEMA_WHY"
+    fi
+    return 0
+}
+
 ensure_kafka() {
     if kafka_answers; then
         say "Kafka answers on $BROKER"
@@ -205,43 +275,56 @@ ensure_kafka() {
     kafka_answers || die "Kafka still not answering on $BROKER"
 }
 
+# render_conf TEMPLATE BROKERS "name=value ...": bench/TEMPLATE with the
+# @NAME@ placeholders of the current instance, into its nginx.conf.  Lines
+# starting "#if:NAME# " are kept (marker removed) when BT_IF_NAME is 1.
 render_conf() {
-    local user_line='' props=''
+    local template=$1 brokers=$2 props_kv=$3 user_line='' props='' kv
     [ "$(id -u)" = 0 ] && user_line='user root root;'
-    # extra producer properties: BENCH_KAFKA_PROPERTIES="linger.ms=10 ..."
-    local kv
-    for kv in ${BENCH_KAFKA_PROPERTIES:-}; do
+    for kv in $props_kv; do
         props+="    evbus_kafka_property ${kv%%=*} ${kv#*=};"$'\n'
     done
     local body_buffer=$(( (BENCH_BATCH * (BENCH_EVENT_SIZE + 1) / 1024 + 2) ))k
-    awk -v module="$MODULE" -v user="$user_line" -v prefix="$PREFIX" \
-        -v kport="$KAFKA_PORT" -v port="$NGINX_PORT" -v runid="$RUNID" \
-        -v bb="$body_buffer" -v props="$props" '
+    BT_MODULE=$MODULE BT_USER_LINE=$user_line BT_PREFIX=$IPREFIX \
+    BT_BROKERS=$brokers BT_PORT=$NGINX_PORT BT_RUNID=$RUNID \
+    BT_BODY_BUFFER=$body_buffer BT_KAFKA_PROPERTIES=$props BT_INSTANCE=$INST \
+    BT_SCHEMA_DIR=$SCHEMA_DIR BT_SPOOL_DIR=$SPOOL_DIR BT_IF_SCHEMA=$SCHEMAS \
+    awk 'BEGIN {
+            n = split("MODULE USER_LINE PREFIX BROKERS PORT RUNID BODY_BUFFER" \
+                      " KAFKA_PROPERTIES INSTANCE SCHEMA_DIR SPOOL_DIR", names, " ")
+        }
         {
-            gsub(/@MODULE@/, module); gsub(/@USER_LINE@/, user);
-            gsub(/@PREFIX@/, prefix); gsub(/@KAFKA_PORT@/, kport);
-            gsub(/@PORT@/, port); gsub(/@RUNID@/, runid);
-            gsub(/@BODY_BUFFER@/, bb); gsub(/@KAFKA_PROPERTIES@/, props);
+            if (match($0, /^#if:[A-Z_]+# /)) {
+                if (ENVIRON["BT_IF_" substr($0, 5, RLENGTH - 6)] != 1) next
+                $0 = substr($0, RLENGTH + 1)
+            }
+            for (i = 1; i <= n; i++) gsub("@" names[i] "@", ENVIRON["BT_" names[i]])
             print
-        }' "$REPO/bench/nginx.conf.in" >"$PREFIX/nginx.conf"
+        }' "$REPO/bench/$template" >"$IPREFIX/nginx.conf"
 }
 
+# start_nginx NAME TEMPLATE BROKERS "name=value ...": a new instance with
+# its own prefix ($PREFIX/NAME) and a free port; it becomes the current one.
 start_nginx() {
-    local try i
-    mkdir -p "$PREFIX"
+    local name=$1 template=$2 brokers=$3 props=$4 try i
+    INST=$name
+    IPREFIX=$PREFIX/$name
+    INSTANCES+=("$name")
+    mkdir -p "$IPREFIX"
     for try in 1 2 3 4 5; do
         NGINX_PORT=$((20000 + RANDOM % 30000))
         port_open "$NGINX_PORT" && continue
-        render_conf
-        if ! "$NGINX" -p "$PREFIX" -c "$PREFIX/nginx.conf" -e "$PREFIX/error.log" \
-                -t -q 2>"$PREFIX/conf-test.log"; then
-            cat "$PREFIX/conf-test.log" >&2
-            die "nginx -t failed for $PREFIX/nginx.conf"
+        [ "$NGINX_PORT" = "$DEAD_PORT" ] && continue
+        render_conf "$template" "$brokers" "$props"
+        if ! "$NGINX" -p "$IPREFIX" -c "$IPREFIX/nginx.conf" -e "$IPREFIX/error.log" \
+                -t -q 2>"$IPREFIX/conf-test.log"; then
+            cat "$IPREFIX/conf-test.log" >&2
+            die "nginx -t failed for $IPREFIX/nginx.conf"
         fi
-        "$NGINX" -p "$PREFIX" -c "$PREFIX/nginx.conf" -e "$PREFIX/error.log" \
-            2>"$PREFIX/start.log" || {
-            grep -q 'Address already in use' "$PREFIX/start.log" && continue
-            cat "$PREFIX/start.log" >&2
+        "$NGINX" -p "$IPREFIX" -c "$IPREFIX/nginx.conf" -e "$IPREFIX/error.log" \
+            2>"$IPREFIX/start.log" || {
+            grep -q 'Address already in use' "$IPREFIX/start.log" && continue
+            cat "$IPREFIX/start.log" >&2
             die "nginx did not start"
         }
         for ((i = 0; i < 50; i++)); do
@@ -252,22 +335,24 @@ start_nginx() {
         [ "$i" -lt 50 ] || die "nginx not answering on port $NGINX_PORT"
         # both workers' producers up
         for ((i = 0; i < 50; i++)); do
-            [ "$(grep -c 'evbus: producer started' "$PREFIX/error.log")" -ge 2 ] && break
+            [ "$(grep -c 'evbus: producer started' "$IPREFIX/error.log")" -ge 2 ] && break
             sleep 0.1
         done
-        say "nginx started (master $(nginx_master), workers" \
+        say "nginx \"$name\" started (master $(nginx_master), workers" \
             "$(nginx_workers | tr '\n' ' ')) on 127.0.0.1:$NGINX_PORT," \
-            "prefix $PREFIX"
-        grep -m1 -o 'producer started (librdkafka [^)]*)' "$PREFIX/error.log" \
+            "brokers $brokers${props:+, properties $props}"
+        grep -m1 -o 'producer started (librdkafka [^)]*)' "$IPREFIX/error.log" \
             | sed 's/^/bench: /' || true
         return
     done
     die "no free port for nginx after 5 tries"
 }
 
+# stop_nginx [PREFIX]: graceful quit (flushes the producers), bounded
 stop_nginx() {
-    local master i
-    master=$(nginx_master) || return 0
+    local master i p=${1:-$IPREFIX}
+    [ -n "$p" ] || return 0
+    master=$(nginx_master "$p") || return 0
     [ -n "$master" ] && [ -d "/proc/$master" ] || return 0
     kill -QUIT "$master" 2>/dev/null || true
     for ((i = 0; i < 150; i++)); do
@@ -283,9 +368,16 @@ stop_nginx() {
 cleanup() {
     set +e
     trap '' PIPE INT TERM
-    stop_nginx
-    if [ -f "$PREFIX/error.log" ]; then
-        cp -f "$PREFIX/error.log" "$OUT/latest-error.log" 2>/dev/null
+    local name
+    for name in "${INSTANCES[@]}"; do
+        stop_nginx "$PREFIX/$name"
+    done
+    if [ "${#INSTANCES[@]}" -gt 0 ]; then
+        for name in "${INSTANCES[@]}"; do
+            [ -f "$PREFIX/$name/error.log" ] || continue
+            echo "==== nginx instance \"$name\" ($PREFIX/$name/error.log)"
+            cat "$PREFIX/$name/error.log"
+        done >"$OUT/latest-error.log" 2>/dev/null
     fi
     if [ "$BENCH_KEEP" = 1 ]; then
         say "kept $PREFIX"
@@ -298,18 +390,29 @@ cleanup() {
     fi
 }
 
+# the current instance's metrics (evbus_status) into METRICS
+fetch_metrics() {
+    METRICS=$(curl -s --max-time 5 "http://127.0.0.1:$NGINX_PORT/metrics") || METRICS=
+}
+# metric NAME{LABELS}: sum of the lines of METRICS starting with it
+metric() {
+    awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%.0f\n", s }' \
+        <<<"$METRICS"
+}
+
 # ------------------------------------------------------------- scenarios
 
 # Runs wrk once; sets the associative array W from the BENCHRESULT line and
-# adds the event counts to the location's totals.  $1 location, $2 body
-# mode (single|batch), $3 tag, $4 seconds, $5 "show" to print wrk's output.
+# adds the event counts to the totals of the current instance's location.
+# $1 location, $2 body mode (single|batch), $3 event kind (click|purchase),
+# $4 tag, $5 seconds, $6 "show" to print wrk's output.
 declare -A W
 run_wrk() {
-    local loc=$1 mode=$2 tag=$3 secs=$4 show=${5:-} out kv line t0 t1
-    local url="http://127.0.0.1:$NGINX_PORT$loc"
-    out=$(wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" -d"${secs}s" \
+    local loc=$1 mode=$2 kind=$3 tag=$4 secs=$5 show=${6:-} out kv line
+    local url="http://127.0.0.1:$NGINX_PORT$loc" key=$INST$loc
+    out=$(wrk -t"$BENCH_THREADS" -c"$SCEN_CONNECTIONS" -d"${secs}s" \
               --timeout 5s --latency -s "$LUA" "$url" \
-              -- "$mode" "$tag" "$BENCH_BATCH" "$BENCH_EVENT_SIZE" 2>&1) \
+              -- "$mode" "$tag" "$BENCH_BATCH" "$BENCH_EVENT_SIZE" "$kind" 2>&1) \
         || { echo "$out"; die "wrk failed on $loc"; }
     line=$(grep '^BENCHRESULT ' <<<"$out") || { echo "$out"; die "no BENCHRESULT from wrk"; }
     W=()
@@ -317,22 +420,22 @@ run_wrk() {
     if [ "$show" = show ]; then
         grep -v '^BENCH' <<<"$out" | sed 's/^/    /'
     fi
-    ACCEPTED[$loc]=$(( ${ACCEPTED[$loc]:-0} + W[accepted] ))
+    ACCEPTED[$key]=$(( ${ACCEPTED[$key]:-0} + W[accepted] ))
     # events of requests sent but not answered when wrk stopped: the
     # module may have accepted them (wrk closes the connections at the end)
     local per=1
     [ "$mode" = batch ] && per=$BENCH_BATCH
-    INFLIGHT[$loc]=$(( ${INFLIGHT[$loc]:-0} + (W[sent] - W[responses]) * per ))
+    INFLIGHT[$key]=$(( ${INFLIGHT[$key]:-0} + (W[sent] - W[responses]) * per ))
     local errs=$((W[err_connect] + W[err_read] + W[err_write] + W[err_timeout]))
     if [ "${W[non2xx]}" -gt 0 ]; then
-        anomaly "$loc ($tag): ${W[non2xx]} non-2xx responses; first:" \
+        anomaly "$INST $loc ($tag): ${W[non2xx]} non-2xx responses; first:" \
                 "$(grep '^BENCHFIRSTBAD ' <<<"$out" | cut -d' ' -f2-)"
     fi
     if [ "${W[rejected]}" -gt 0 ]; then
-        anomaly "$loc ($tag): ${W[rejected]} events rejected in 2xx answers"
+        anomaly "$INST $loc ($tag): ${W[rejected]} events rejected in 2xx answers"
     fi
     if [ "$errs" -gt 0 ]; then
-        anomaly "$loc ($tag): socket errors connect ${W[err_connect]}" \
+        anomaly "$INST $loc ($tag): socket errors connect ${W[err_connect]}" \
                 "read ${W[err_read]} write ${W[err_write]}" \
                 "timeout ${W[err_timeout]}"
     fi
@@ -351,20 +454,25 @@ child_ticks() {
         printf "%.0f\n", t * hz }' "$PREFIX/times.txt")
 }
 
-# scenario_wrk NAME LOCATION MODE [TOPIC]: a warm-up run, then a measured run
-# whose throughput, latency and CPU use go into the R_* arrays; then, with a
-# TOPIC, wait (bounded) until the accepted events are in it, so the next
-# scenario starts with an idle producer and broker.
+# scenario_wrk NAME LABEL LOCATION MODE KIND [TOPIC]: on the current
+# instance, a warm-up run (SCEN_WARMUP s), then a measured run
+# (SCEN_DURATION s) whose throughput, latency and CPU use go into the R_*
+# arrays; then, with a TOPIC, wait (bounded) until the accepted events are in
+# it, so the next scenario starts with an idle producer and broker.
 scenario_wrk() {
-    local name=$1 loc=$2 mode=$3 topic=${4:-} per=1 ng kf c0 c1 k0 k1 w0 w1 t0 t1
+    local name=$1 label=$2 loc=$3 mode=$4 kind=$5 topic=${6:-} per=1
+    local ng kf c0 c1 k0 k1 w0 w1 t0 t1 key=$INST$loc acc0
     [ "$mode" = batch ] && per=$BENCH_BATCH
     SCENARIOS+=("$name")
     R_LOC[$name]=$loc
+    R_LABEL[$name]=$label
+    acc0=${ACCEPTED[$key]:-0}
     hr
-    say "scenario $name: POST $loc, $mode body ($per x $BENCH_EVENT_SIZE-byte" \
-        "events), $BENCH_THREADS threads, $BENCH_CONNECTIONS connections"
-    run_wrk "$loc" "$mode" "$RUNID-$name-w" "$BENCH_WARMUP"
-    say "warm-up ${BENCH_WARMUP}s: ${W[requests]} requests"
+    say "scenario $name ($label): POST $loc on \"$INST\", $mode body" \
+        "($per x $BENCH_EVENT_SIZE-byte $kind events), $BENCH_THREADS threads," \
+        "$SCEN_CONNECTIONS connections"
+    run_wrk "$loc" "$mode" "$kind" "$RUNID-$name-w" "$SCEN_WARMUP"
+    say "warm-up ${SCEN_WARMUP}s: ${W[requests]} requests"
 
     ng=$(nginx_workers | tr '\n' ' ')
     kf=$(kafka_pid)
@@ -372,10 +480,11 @@ scenario_wrk() {
     c0=$(cpu_ticks $ng); k0=$(cpu_ticks $kf); child_ticks; w0=$CHILD_TICKS
     m0=$(machine_ticks)
     t0=$(date +%s.%N)
-    run_wrk "$loc" "$mode" "$RUNID-$name-m" "$BENCH_DURATION" show
+    run_wrk "$loc" "$mode" "$kind" "$RUNID-$name-m" "$SCEN_DURATION" show
     t1=$(date +%s.%N)
     m1=$(machine_ticks)
     c1=$(cpu_ticks $ng); k1=$(cpu_ticks $kf); child_ticks; w1=$CHILD_TICKS
+    R_ACC[$name]=$(( ${ACCEPTED[$key]:-0} - acc0 ))
 
     R_RPS[$name]=$(awk -v n="${W[requests]}" -v d="${W[duration_us]}" \
         'BEGIN { printf "%.0f", n / (d / 1e6) }')
@@ -407,9 +516,9 @@ scenario_wrk() {
     if [ -n "$topic" ]; then
         t0=$SECONDS
         local n
-        n=$(wait_topic "$topic" "${ACCEPTED[$loc]}")
+        n=$(wait_topic "$topic" "${ACCEPTED[$key]}")
         say "$(num "$n") messages in $topic after $((SECONDS - t0)) s" \
-            "($(num "${ACCEPTED[$loc]}") accepted so far)"
+            "($(num "${ACCEPTED[$key]}") accepted so far)"
     fi
 }
 
@@ -419,6 +528,7 @@ scenario_kcat() {
     local name=kcat topic=bench-kcat-$RUNID file=$PREFIX/kcat-events.txt
     local t0 t1 args=() p n
     SCENARIOS+=("$name")
+    R_LABEL[$name]="kcat -P (raw librdkafka)"
     for p in "${KCAT_PROPS[@]}"; do args+=(-X "$p"); done
     hr
     say "scenario kcat: $(num "$BENCH_KCAT_N") keyed messages of" \
@@ -467,31 +577,41 @@ make_kcat_file() {
 
 # ---------------------------------------------------------------- checks
 
-check_delivery() {
-    local loc topic want n extra status
-    hr
-    say "delivery check: events accepted (2xx, warm-ups included) vs" \
-        "messages in Kafka (sum of end offsets)"
-    for loc in /evbus /batch; do
-        topic=${TOPIC[$loc]}
-        want=${ACCEPTED[$loc]:-0}
-        n=$(wait_topic "$topic" "$want")
-        DELIVERY_N[$loc]=$n
-    done
-    # a graceful stop flushes the producers; their counters go to error.log
-    stop_nginx
-    local produced=0 delivered=0 failed=0
-    read -r produced delivered failed < <(awk '
+# producer counters logged by the current instance's workers at exit
+# ("evbus: producer stopped: P produced, D delivered, F failed"): "P D F"
+producer_counters() {
+    awk '
         /evbus: producer stopped:/ {
             for (i = 1; i <= NF; i++) {
                 if ($(i + 1) ~ /^produced/) p += $i;
                 if ($(i + 1) ~ /^delivered/) d += $i;
                 if ($(i + 1) ~ /^failed/) f += $i;
             }
-        } END { print p + 0, d + 0, f + 0 }' "$PREFIX/error.log")
-    for loc in /evbus /batch; do
-        topic=${TOPIC[$loc]}
-        want=${ACCEPTED[$loc]:-0}
+        } END { print p + 0, d + 0, f + 0 }' "$IPREFIX/error.log"
+}
+
+# check_instance LOCATION...: the delivery check of the current instance:
+# events accepted at each location (2xx, warm-ups included) vs messages in
+# its topic; then a graceful stop, and the producers' own counters.
+check_instance() {
+    local loc key topic want n extra status total=0 inflight=0
+    hr
+    say "delivery check \"$INST\": events accepted (2xx, warm-ups included) vs" \
+        "messages in Kafka (sum of end offsets)"
+    for loc in "$@"; do
+        key=$INST$loc
+        n=$(wait_topic "${TOPIC[$key]}" "${ACCEPTED[$key]:-0}")
+    done
+    # a graceful stop flushes the producers; their counters go to error.log
+    stop_nginx
+    local produced=0 delivered=0 failed=0
+    read -r produced delivered failed < <(producer_counters)
+    for loc in "$@"; do
+        key=$INST$loc
+        topic=${TOPIC[$key]}
+        want=${ACCEPTED[$key]:-0}
+        total=$((total + want))
+        inflight=$((inflight + ${INFLIGHT[$key]:-0}))
         n=$(topic_count "$topic")
         if [ "$n" -lt "$want" ]; then
             status="MISSING $((want - n))"
@@ -501,93 +621,335 @@ check_delivery() {
         else
             extra=$((n - want))
             status="OK, $extra more than accepted"
-            if [ "$extra" -le "${INFLIGHT[$loc]:-0}" ]; then
-                status+=" (<= ${INFLIGHT[$loc]} events in requests in flight when wrk stopped)"
+            if [ "$extra" -le "${INFLIGHT[$key]:-0}" ]; then
+                status+=" (<= ${INFLIGHT[$key]} events in requests in flight when wrk stopped)"
             else
-                status+=" (DUPLICATES? only ${INFLIGHT[$loc]:-0} events were in flight)"
+                status+=" (DUPLICATES? only ${INFLIGHT[$key]:-0} events were in flight)"
                 anomaly "$topic: $extra more messages than accepted events"
             fi
         fi
-        printf '  %-8s accepted %s, in Kafka %s: %s   [%s]\n' "$loc" \
+        printf '  %-9s accepted %s, in Kafka %s: %s   [%s]\n' "$loc" \
             "$(num "$want")" "$(num "$n")" "$status" "$topic"
         if [ "$BENCH_DEDUP" = 1 ]; then
             local distinct
             distinct=$(timeout 120 kcat -b "$BROKER" -C -t "$topic" -o beginning \
                 -e -q -f '%k\n' 2>/dev/null | sort -u | wc -l)
-            printf '  %-8s distinct event_ids in Kafka: %s\n' "" "$(num "$distinct")"
+            printf '  %-9s distinct event_ids in Kafka: %s\n' "" "$(num "$distinct")"
             [ "$distinct" -ge "$want" ] || { FAIL=1; echo "  MISSING (distinct)"; }
         fi
     done
     echo "  producers (error.log at exit, both workers): produced $(num "$produced")," \
          "delivered $(num "$delivered"), failed $(num "$failed")"
-    local total=$(( ${ACCEPTED[/evbus]:-0} + ${ACCEPTED[/batch]:-0} ))
     if [ "$failed" -gt 0 ]; then
-        anomaly "$failed deliveries failed (see error.log)"
+        anomaly "$INST: $failed deliveries failed (see error.log)"
     fi
-    local inflight=$(( ${INFLIGHT[/evbus]:-0} + ${INFLIGHT[/batch]:-0} ))
     if [ "$produced" -lt "$total" ] || [ "$produced" -gt $((total + inflight)) ]; then
-        anomaly "producers report $produced produced, clients saw $total" \
+        anomaly "$INST: producers report $produced produced, clients saw $total" \
                 "accepted (+ at most $inflight in flight)"
     fi
     if [ "$delivered" -ne "$produced" ]; then
-        anomaly "producers: $produced produced but $delivered delivered"
+        anomaly "$INST: producers: $produced produced but $delivered delivered"
     fi
-    # what the module writes: the client's event plus the enrichment fields
-    VALUE_SIZE=$(timeout 20 kcat -b "$BROKER" -C -t "${TOPIC[/evbus]}" -p 0 \
+}
+
+# what the module writes: the client's event plus the enrichment fields
+sample_value_size() {
+    VALUE_SIZE=$(timeout 20 kcat -b "$BROKER" -C -t "$1" -p 0 \
         -o beginning -c 1000 -e -q -f '%S\n' 2>/dev/null \
         | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "?" }')
     echo "  message value size in Kafka (module, average of up to 1000):" \
          "$VALUE_SIZE bytes for a $BENCH_EVENT_SIZE-byte event; kcat:" \
          "$BENCH_EVENT_SIZE bytes"
 }
-declare -A DELIVERY_N
 
-check_error_log() {
-    local log=$PREFIX/error.log n
+check_error_logs() {
+    local name log n lines expected
     hr
-    n=$(grep -cE '\[(warn|error|crit|alert|emerg)\]' "$log" || true)
-    if [ "$n" -gt 0 ]; then
-        anomaly "$n warn-or-worse lines in nginx's error.log; first ones:"
-        grep -E '\[(warn|error|crit|alert|emerg)\]' "$log" | head -10 \
-            | cut -c1-300 | sed 's/^/    /'
+    for name in "${INSTANCES[@]}"; do
+        log=$PREFIX/$name/error.log
+        [ -f "$log" ] || continue
+        lines=$(grep -E '\[(warn|error|crit|alert|emerg)\]' "$log" || true)
+        expected=0
+        if [ "$name" = spool ] && [ -n "$lines" ]; then
+            # Kafka is down on purpose: librdkafka's connection failures, and
+            # the queued events purged at exit and spooled
+            local re="127\.0\.0\.1:$DEAD_PORT|[Cc]onnection refused|brokers are down|Purged in queue, spooled for replay"
+            expected=$(grep -cE "$re" <<<"$lines" || true)
+            lines=$(grep -vE "$re" <<<"$lines" || true)
+        fi
+        n=0
+        [ -z "$lines" ] || n=$(wc -l <<<"$lines")
+        if [ "$n" -gt 0 ]; then
+            anomaly "$name: $n warn-or-worse lines in nginx's error.log; first ones:"
+            head -10 <<<"$lines" | cut -c1-300 | sed 's/^/    /'
+        else
+            say "nginx \"$name\" error.log: no [warn] or worse lines" \
+                "${expected:+$( [ "$expected" -gt 0 ] && echo "(besides $expected expected ones: closed broker port, queued events spooled at exit)")}"
+        fi
+    done
+}
+
+# The schema location must really validate: a purchase whose currency
+# breaks the schema's pattern is rejected there, accepted by /noschema.
+check_schema_active() {
+    local bad code body
+    bad='{"event_type":"purchase","event_id":"'$RUNID'-schema-probe","event_version":1,"user_id":"u1","order_id":"ord_abcdef12","amount":1.5,"currency":"eur","items":[{"sku":"s","quantity":1,"price":1.5}]}'
+    body=$(curl -s -w ' HTTP%{http_code}' -H 'Content-Type: application/json' \
+        --data-binary "$bad" "http://127.0.0.1:$NGINX_PORT/schema")
+    code=${body##* HTTP}
+    body=$(tr -d '\n' <<<"${body% HTTP*}")
+    if [ "$code" = 400 ] && [[ "$body" == *'"rejected":1'* ]]; then
+        say "/schema rejects an invalid purchase (currency \"eur\"): $code $body" \
+            | cut -c1-300
     else
-        say "nginx error.log: no [warn] or worse lines"
+        anomaly "/schema did not reject an invalid purchase: $code $body"
     fi
+}
+
+# ----------------------------------------------------------------- spool
+
+# bytes and number of the spool files
+spool_files() {
+    local n=0 bytes=0 f
+    for f in "$SPOOL_DIR"/*.spool; do
+        [ -e "$f" ] || continue
+        n=$((n + 1))
+        bytes=$((bytes + $(stat -c %s "$f")))
+    done
+    echo "$n $bytes"
+}
+
+# Spool-write throughput while Kafka is down, then (BENCH_REPLAY=1) the
+# replay into the real broker by a restarted nginx.
+scenario_spool() {
+    local key=spool/spool i n w0 w1 avail nzero files bytes name
+    SPOOL_DIR=$PREFIX/spool-data
+    mkdir -p "$SPOOL_DIR"
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        DEAD_PORT=$((20000 + RANDOM % 30000))
+        port_open "$DEAD_PORT" || break
+    done
+    TOPIC[$key]=bench-spool-$RUNID
+    hr
+    say "spool: Kafka down (evbus_brokers 127.0.0.1:$DEAD_PORT, a closed port)," \
+        "evbus_unavailable_after 1s, evbus_spool $SPOOL_DIR max_size=2g fsync=batch"
+    start_nginx spool nginx-spool.conf.in "127.0.0.1:$DEAD_PORT" \
+        "${BENCH_KAFKA_PROPERTIES:-}"
+
+    # The first events wait in librdkafka's queue; once a worker has had
+    # messages waiting for evbus_unavailable_after with none delivered, its
+    # new events go to the spool.  Post until every worker says so.
+    local t0=$SECONDS ok=0
+    while [ $((SECONDS - t0)) -lt 20 ]; do
+        run_wrk /spool single click "$RUNID-spool-u" 1
+        sleep 1.1    # the gauges are refreshed every second
+        fetch_metrics
+        nzero=$(awk '/^evbus_kafka_available\{/ { n++; if ($NF == 0) z++ }
+                     END { print (n >= 2 && z == n) ? 1 : 0 }' <<<"$METRICS")
+        if [ "$nzero" = 1 ]; then ok=1; break; fi
+    done
+    [ "$ok" = 1 ] || die "spool: the workers still report Kafka available after 20 s" \
+                         "($(grep '^evbus_kafka_available' <<<"$METRICS" | tr '\n' ' '))"
+    SP[memory]=$(metric 'evbus_kafka_queue_messages{')
+    SP[prewritten]=$(metric 'evbus_spool_records_total{op="written"}')
+    say "Kafka unavailable in every worker after $((SECONDS - t0)) s:" \
+        "$(num "${ACCEPTED[$key]}") events accepted so far," \
+        "$(num "${SP[memory]}") in librdkafka's queues," \
+        "$(num "${SP[prewritten]}") written to the spool"
+
+    SCEN_WARMUP=$BENCH_SPOOL_WARMUP SCEN_DURATION=$BENCH_SPOOL_DURATION
+    for name in spool-single spool-batch; do
+        fetch_metrics; w0=$(metric 'evbus_spool_records_total{op="written"}')
+        scenario_wrk "$name" "Kafka down, ${name#spool-}" /spool "${name#spool-}" click
+        fetch_metrics; w1=$(metric 'evbus_spool_records_total{op="written"}')
+        read -r files bytes < <(spool_files)
+        SP[$name-written]=$((w1 - w0))
+        say "$name: $(num "${R_ACC[$name]}") events accepted (warm-up included)," \
+            "$(num $((w1 - w0))) spool records written; spool files: $files," \
+            "$(num "$bytes") bytes" \
+            "($(awk -v b="$bytes" -v n="$w1" 'BEGIN { printf "%.0f", n ? b / n : 0 }')" \
+            "bytes per record)"
+        if [ $((w1 - w0)) -lt "${R_ACC[$name]}" ]; then
+            anomaly "$name: only $((w1 - w0)) spool records written for" \
+                    "${R_ACC[$name]} accepted events (the rest queued in memory?)"
+        fi
+    done
+    SCEN_WARMUP=$BENCH_WARMUP SCEN_DURATION=$BENCH_DURATION
+    fetch_metrics
+    SP[written]=$(metric 'evbus_spool_records_total{op="written"}')
+    SP[memory]=$(metric 'evbus_kafka_queue_messages{')
+    SP[lost]=$(metric 'evbus_lost_total')
+    SP[unqueued]=$(metric 'evbus_events_unqueued_total')
+    # at quit, what waits in librdkafka's queues is spooled after
+    # evbus_flush_timeout (1s)
+    stop_nginx
+    local produced delivered failed
+    read -r produced delivered failed < <(producer_counters)
+    read -r files bytes < <(spool_files)
+    SP[files]=$files
+    SP[bytes]=$bytes
+    SP[produced]=$produced
+    # records in the spool: written while running + the queued ones spooled
+    # at exit (nothing was delivered: the broker port is closed)
+    SP[records]=$((SP[written] + produced - delivered))
+    if grep -q 'and are lost' "$IPREFIX/error.log"; then
+        anomaly "spool: events lost at exit: $(grep -m1 'and are lost' "$IPREFIX/error.log" | cut -c1-200)"
+        SP[records]=$((SP[records] - $(grep -o '[0-9]* events were not delivered' "$IPREFIX/error.log" | awk '{ s += $1 } END { print s + 0 }')))
+    fi
+    hr
+    say "spool check: accepted $(num "${ACCEPTED[$key]}") (all spool-instance" \
+        "requests), spool records $(num "${SP[records]}") = $(num "${SP[written]}")" \
+        "written while running + $(num "$produced") queued in memory and spooled at" \
+        "exit; $files files, $(num "$bytes") bytes; lost $(num "${SP[lost]}")," \
+        "503-refused $(num "${SP[unqueued]}")"
+    if [ "${SP[records]}" -lt "${ACCEPTED[$key]}" ]; then
+        anomaly "spool: MISSING $((ACCEPTED[$key] - SP[records])) accepted events" \
+                "are neither in the spool nor were they queued"
+        FAIL=1
+    fi
+    [ "${SP[lost]}" = 0 ] || anomaly "spool: evbus_lost_total ${SP[lost]}"
+
+    [ "$BENCH_REPLAY" = 1 ] || return 0
+
+    # Replay: the same configuration with the real broker; the new workers
+    # claim the files at start.  Timed from the start command until the
+    # workers' delivery reports cover every record (metrics, polled every
+    # 0.2 s), and until the last record was read from the spool.
+    hr
+    say "spool replay: nginx with the same spool, evbus_brokers $BROKER"
+    local ts tr td now r d lr=-1 ld=-1 stable=0
+    ts=$(date +%s.%N)
+    start_nginx spool-replay nginx-spool.conf.in "$BROKER" "${BENCH_KAFKA_PROPERTIES:-}"
+    tr=$ts td=$ts
+    t0=$SECONDS
+    while [ $((SECONDS - t0)) -lt "$BENCH_REPLAY_WAIT" ]; do
+        fetch_metrics
+        now=$(date +%s.%N)
+        r=$(metric 'evbus_spool_records_total{op="replayed"}')
+        d=$(metric 'evbus_kafka_messages_total{result="delivered"}')
+        stable=$((stable + 1))
+        [ "$r" = "$lr" ] || { tr=$now; lr=$r; stable=0; }
+        [ "$d" = "$ld" ] || { td=$now; ld=$d; stable=0; }
+        # done: every record delivered, or no progress for 5 s
+        [ "$d" -ge "${SP[records]}" ] && break
+        [ "$stable" -ge 25 ] && break
+        sleep 0.2
+    done
+    SP[replayed]=$r
+    SP[replay_delivered]=$d
+    SP[replay_read_s]=$(awk -v a="$ts" -v b="$tr" 'BEGIN { printf "%.2f", b - a }')
+    SP[replay_s]=$(awk -v a="$ts" -v b="$td" 'BEGIN { printf "%.2f", b - a }')
+    name=spool-replay
+    SCENARIOS+=("$name")
+    R_LABEL[$name]="replay into Kafka (restart)"
+    R_EPS[$name]=$(awk -v n="$d" -v a="$ts" -v b="$td" \
+        'BEGIN { if (b > a) printf "%.0f", n / (b - a); else print 0 }')
+    say "replay: $(num "$r") of $(num "${SP[records]}") records read from the" \
+        "spool after ${SP[replay_read_s]} s, $(num "$d") delivered after" \
+        "${SP[replay_s]} s (from the start of nginx) = $(num "${R_EPS[$name]}")" \
+        "events/s; $(grep -c 'evbus: replaying' "$IPREFIX/error.log") files" \
+        "claimed by $(grep 'evbus: replaying' "$IPREFIX/error.log" \
+                      | awk '{ print $3 }' | sort -u | wc -l) of 2 workers"
+    if [ "$d" -lt "${SP[records]}" ]; then
+        anomaly "spool replay: $d of ${SP[records]} records delivered after" \
+                "$((SECONDS - t0)) s ($r replayed)"
+    fi
+    n=$(wait_topic "${TOPIC[$key]}" "${ACCEPTED[$key]}")
+    read -r files bytes < <(spool_files)
+    stop_nginx
+    read -r produced delivered failed < <(producer_counters)
+    n=$(topic_count "${TOPIC[$key]}")
+    SP[inkafka]=$n
+    local want=${ACCEPTED[$key]} status
+    if [ "$n" -lt "$want" ]; then
+        status="MISSING $((want - n))"
+        FAIL=1
+        anomaly "spool replay: ${TOPIC[$key]} holds $n messages for $want accepted events"
+    elif [ "$n" -eq "$want" ]; then
+        status=OK
+    else
+        status="OK, $((n - want)) more than accepted"
+        if [ $((n - want)) -gt "${INFLIGHT[$key]:-0}" ]; then
+            status+=" (DUPLICATES? only ${INFLIGHT[$key]:-0} events were in flight)"
+            anomaly "${TOPIC[$key]}: $((n - want)) more messages than accepted events"
+        else
+            status+=" (<= ${INFLIGHT[$key]} events in requests in flight when wrk stopped)"
+        fi
+    fi
+    echo "  /spool    accepted $(num "$want"), in Kafka after the replay $(num "$n"):" \
+         "$status   [${TOPIC[$key]}]"
+    echo "  replay producers (error.log at exit): produced $(num "$produced")," \
+         "delivered $(num "$delivered"), failed $(num "$failed");" \
+         "spool files left: $files ($(num "$bytes") bytes)"
+    [ "$failed" = 0 ] || anomaly "spool-replay: $failed deliveries failed"
+    [ "$delivered" = "$produced" ] || \
+        anomaly "spool-replay: producers: $produced produced but $delivered delivered"
 }
 
 # ---------------------------------------------------------------- report
 
+report_row() {
+    local n=$1
+    printf '  %-46s %9s %10s %8s %8s %9s\n' "$n: ${R_LABEL[$n]}" \
+        "$( [ -n "${R_RPS[$n]:-}" ] && num "${R_RPS[$n]}" || echo -)" \
+        "$(num "${R_EPS[$n]}")" \
+        "$( [ -n "${R_P50[$n]:-}" ] && ms "${R_P50[$n]}" || echo -)" \
+        "$( [ -n "${R_P99[$n]:-}" ] && ms "${R_P99[$n]}" || echo -)" \
+        "${R_US[$n]:--}"
+}
+
 report() {
-    local s="evbus-single" r="return-202" b="evbus-batch"
+    local s="evbus-single" r="return-202" b="evbus-batch" n l
     hr
     echo "RESULTS (run $RUNID; $BENCH_THREADS wrk threads, $BENCH_CONNECTIONS" \
-         "connections, ${BENCH_DURATION}s per run, ${BENCH_EVENT_SIZE}-byte events)"
+         "connections$( [ "$BENCH_ACK_CONNECTIONS" = "$BENCH_CONNECTIONS" ] \
+                        || echo " ($BENCH_ACK_CONNECTIONS for ack kafka)"), ${BENCH_DURATION}s per run$( \
+                        [ "$BENCH_SPOOL" != 1 ] || echo " (spool ${BENCH_SPOOL_DURATION}s)")," \
+         "${BENCH_EVENT_SIZE}-byte events)"
     echo
-    printf '  %-30s %10s %10s %8s %8s %12s\n' scenario "req/s" "events/s" \
-        "p50 ms" "p99 ms" "worker us/ev"
-    local n
-    for n in "$r" "$s" "$b"; do
-        printf '  %-30s %10s %10s %8s %8s %12s\n' "$n (POST ${R_LOC[$n]})" \
-            "$(num "${R_RPS[$n]}")" "$(num "${R_EPS[$n]}")" \
-            "$(ms "${R_P50[$n]}")" "$(ms "${R_P99[$n]}")" "${R_US[$n]}"
+    printf '  %-46s %9s %10s %8s %8s %9s\n' scenario "req/s" "events/s" \
+        "p50 ms" "p99 ms" "ngx us/ev"
+    for n in "${SCENARIOS[@]}"; do
+        report_row "$n"
     done
-    printf '  %-30s %10s %10s %8s %8s %12s\n' "kcat -P (raw librdkafka)" "-" \
-        "$(num "${R_EPS[kcat]}")" "-" "-" "-"
+    [ "$SCHEMAS" = 1 ] || \
+        printf '  %-40s %s\n' "schema rows: not run" "($SCHEMA_WHY)"
     echo
-    echo "  evbus single / return 202 (req/s):      $(ratio "${R_RPS[$s]}" "${R_RPS[$r]}")"
-    echo "  evbus batched / kcat (events/s):        $(ratio "${R_EPS[$b]}" "${R_EPS[kcat]}")"
-    echo "  evbus batched / evbus single (events/s): $(ratio "${R_EPS[$b]}" "${R_EPS[$s]}")"
+    echo "  evbus single / return 202 (req/s):        $(ratio "${R_RPS[$s]}" "${R_RPS[$r]}")"
+    echo "  evbus batched / kcat (events/s):          $(ratio "${R_EPS[$b]}" "${R_EPS[kcat]}")"
+    echo "  evbus batched / evbus single (events/s):  $(ratio "${R_EPS[$b]}" "${R_EPS[$s]}")"
     echo "  worker CPU per request, evbus single / return 202: $(ratio "${R_US[$s]}" "${R_US[$r]}")"
-    echo "  (worker us/ev: CPU time of the nginx workers, librdkafka threads included,"
-    echo "   per event (per request for return 202): steadier than rates on a busy machine)"
+    for l in $BENCH_ACK_LINGERS; do
+        n=ack-kafka-l$l
+        echo "  ack kafka linger.ms=$l / queued single (req/s): $(ratio "${R_RPS[$n]}" "${R_RPS[$s]}")" \
+             "  (p50 $(ms "${R_P50[$n]}") vs $(ms "${R_P50[$s]}") ms;" \
+             "worker us/ev $(ratio "${R_US[$n]}" "${R_US[$s]}") x)"
+    done
+    if [ "$BENCH_SPOOL" = 1 ]; then
+        echo "  spool single / queued single (events/s):  $(ratio "${R_EPS[spool-single]}" "${R_EPS[$s]}")"
+        echo "  spool batch / queued batch (events/s):    $(ratio "${R_EPS[spool-batch]}" "${R_EPS[$b]}")"
+        [ -z "${R_EPS[spool-replay]:-}" ] || \
+        echo "  spool replay / queued batch (events/s):   $(ratio "${R_EPS[spool-replay]}" "${R_EPS[$b]}")"
+    fi
+    if [ "$SCHEMAS" = 1 ]; then
+        echo "  schema / no-schema (events/s):            $(ratio "${R_EPS[schema-$BENCH_SCHEMA_MODE]}" "${R_EPS[noschema-$BENCH_SCHEMA_MODE]}")" \
+             "(target >= 0.90; worker us/ev $(ratio "${R_US[schema-$BENCH_SCHEMA_MODE]}" "${R_US[noschema-$BENCH_SCHEMA_MODE]}") x)"
+    else
+        echo "  schema / no-schema (events/s):            - (not run: $SCHEMA_WHY)"
+    fi
+    echo "  (ngx us/ev: CPU time of the nginx workers, librdkafka"
+    echo "   threads included, per event (per request for return 202): steadier"
+    echo "   than rates on a busy machine)"
     echo
     echo "  CPU during the measured runs:"
-    for n in "$r" "$s" "$b"; do
-        printf '    %-14s %s\n' "$n" "${R_CPU[$n]}"
+    for n in "${SCENARIOS[@]}"; do
+        [ -n "${R_CPU[$n]:-}" ] || continue
+        printf '    %-16s %s\n' "$n" "${R_CPU[$n]}"
     done
     local noisy=()
-    for n in "$r" "$s" "$b"; do
-        [ "${R_OTHER[$n]:-0}" -le "${BENCH_NOISE_PCT:-25}" ] || noisy+=("$n")
+    for n in "${SCENARIOS[@]}"; do
+        [ -n "${R_OTHER[$n]:-}" ] || continue
+        [ "${R_OTHER[$n]}" -le "${BENCH_NOISE_PCT:-25}" ] || noisy+=("$n")
     done
     if [ "${#noisy[@]}" -gt 0 ]; then
         echo "  NOISY: other processes used more than ${BENCH_NOISE_PCT:-25}% of a cpu during:" \
@@ -597,7 +959,10 @@ report() {
          "(other work on the machine skews absolute numbers)"
     echo "  kcat producer properties: ${KCAT_PROPS[*]}"
     echo "  module producer: its defaults (acks=all, compression.type=lz4," \
-         "linger.ms=5, ...)${BENCH_KAFKA_PROPERTIES:+ + $BENCH_KAFKA_PROPERTIES}"
+         "linger.ms=5, ...)${BENCH_KAFKA_PROPERTIES:+ + $BENCH_KAFKA_PROPERTIES};" \
+         "ack-l<N>: + linger.ms=N; spool: + message.timeout.ms=600000"
+    echo "  message value size in Kafka: ${VALUE_SIZE:-?} bytes for a" \
+         "$BENCH_EVENT_SIZE-byte click event"
 }
 
 # ------------------------------------------------------------------ main
@@ -611,26 +976,63 @@ main() {
         command -v "$c" >/dev/null || die "$c not found (scripts/deps.sh bench)"
     done
     [ -f "$MODULE" ] || die "$MODULE not found: run make module"
+    case "$BENCH_SCHEMA_MODE" in single|batch) ;;
+        *) die "BENCH_SCHEMA_MODE must be single or batch" ;; esac
 
     echo "ngx_evbus bench"
     hr
     machine_info
+    detect_schemas
     hr
     ensure_kafka
     mkdir -p "$PREFIX"
-    TOPIC[/evbus]=bench-single-$RUNID
-    TOPIC[/batch]=bench-batch-$RUNID
     say "generating $(num "$BENCH_KCAT_N") events for kcat"
     make_kcat_file
-    start_nginx
 
-    scenario_wrk return-202 /r202 single
-    scenario_wrk evbus-single /evbus single "${TOPIC[/evbus]}"
-    scenario_wrk evbus-batch /batch batch "${TOPIC[/batch]}"
+    # 1. the module's defaults: queued (202) ingest, with and without schemas
+    start_nginx main nginx.conf.in "$BROKER" "${BENCH_KAFKA_PROPERTIES:-}"
+    local locs=(/evbus /batch) l sm=$BENCH_SCHEMA_MODE
+    TOPIC[main/evbus]=bench-single-$RUNID
+    TOPIC[main/batch]=bench-batch-$RUNID
+    TOPIC[main/noschema]=bench-noschema-$RUNID
+    TOPIC[main/schema]=bench-schema-$RUNID
+    scenario_wrk return-202 "return 202, single" /r202 single click
+    scenario_wrk evbus-single "queued, single" /evbus single click "${TOPIC[main/evbus]}"
+    scenario_wrk evbus-batch "queued, batch" /batch batch click "${TOPIC[main/batch]}"
+    # SCHEMA HOOK: the same valid purchase events without and with
+    # evbus_schemas (bench/nginx.conf.in's #if:SCHEMA# lines)
+    if [ "$SCHEMAS" = 1 ]; then
+        check_schema_active
+        scenario_wrk "noschema-$sm" "purchase, no schema, $sm" /noschema "$sm" \
+            purchase "${TOPIC[main/noschema]}"
+        scenario_wrk "schema-$sm" "purchase, evbus_schemas, $sm" /schema "$sm" \
+            purchase "${TOPIC[main/schema]}"
+        locs+=(/noschema /schema)
+    else
+        hr
+        say "schema rows skipped: $SCHEMA_WHY"
+    fi
     scenario_kcat
+    check_instance "${locs[@]}"
+    sample_value_size "${TOPIC[main/evbus]}"
 
-    check_delivery
-    check_error_log
+    # 2. evbus_ack kafka: one instance per linger.ms (an http-level setting)
+    for l in $BENCH_ACK_LINGERS; do
+        hr
+        start_nginx "ack-l$l" nginx.conf.in "$BROKER" \
+            "${BENCH_KAFKA_PROPERTIES:-} linger.ms=$l"
+        TOPIC[ack-l$l/ack]=bench-ack-l$l-$RUNID
+        SCEN_CONNECTIONS=$BENCH_ACK_CONNECTIONS
+        scenario_wrk "ack-kafka-l$l" "ack kafka, linger.ms=$l, single" /ack \
+            single click "${TOPIC[ack-l$l/ack]}"
+        SCEN_CONNECTIONS=$BENCH_CONNECTIONS
+        check_instance /ack
+    done
+
+    # 3. spool writes while Kafka is down, then the replay
+    [ "$BENCH_SPOOL" != 1 ] || scenario_spool
+
+    check_error_logs
     report
 
     hr
@@ -641,12 +1043,13 @@ main() {
         echo "no anomalies"
     fi
     if [ "$FAIL" = 1 ]; then
-        echo "RESULT: FAIL (events missing in Kafka)"
+        echo "RESULT: FAIL (events missing in Kafka or in the spool)"
         exit 1
     fi
-    echo "RESULT: OK"
+    echo "RESULT: OK ($((SECONDS - START)) s)"
 }
 
+START=$SECONDS
 mkdir -p "$OUT"
 set -o pipefail
 # a no-op trap (not an ignore, which main would inherit): this shell waits
