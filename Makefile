@@ -64,3 +64,9 @@ clean:
 test-cluster: module
 	@scripts/deps.sh test
 	@scripts/test-cluster.sh
+
+# libFuzzer over the event core and schemas, FUZZ_TIME seconds (default 60)
+.PHONY: fuzz
+fuzz:
+	@scripts/deps.sh build
+	@scripts/fuzz.sh

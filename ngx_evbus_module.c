@@ -13,6 +13,7 @@
 #include "ngx_evbus_kafka.h"
 #include "ngx_evbus_spool.h"
 #include "ngx_evbus_stats.h"
+#include "ngx_evbus_schema_conf.h"
 
 
 #define NGX_EVBUS_DEFAULT_TOPIC  "events"
@@ -52,6 +53,18 @@ static ngx_conf_num_bounds_t  ngx_http_evbus_max_events_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_evbus_max_depth_bounds = {
     ngx_conf_check_num_bounds, 1, 1000
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_evbus_schema_version_bounds = {
+    ngx_conf_check_num_bounds, 1, 0x7fffffff
+};
+
+
+static ngx_conf_enum_t  ngx_http_evbus_unknown_types[] = {
+    { ngx_string("reject"), NGX_EVBUS_UNKNOWN_REJECT },
+    { ngx_string("accept"), NGX_EVBUS_UNKNOWN_ACCEPT },
+    { ngx_null_string, 0 }
 };
 
 
@@ -161,6 +174,34 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_evbus_loc_conf_t, max_depth),
       &ngx_http_evbus_max_depth_bounds },
+
+    { ngx_string("evbus_schemas"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_evbus_schemas,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("evbus_schema_default_version"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, schema_default_version),
+      &ngx_http_evbus_schema_version_bounds },
+
+    { ngx_string("evbus_unknown_types"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, unknown_types),
+      &ngx_http_evbus_unknown_types },
+
+    { ngx_string("evbus_dead_letter_topic"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, dead_letter_topic),
+      NULL },
 
       ngx_null_command
 };
@@ -311,6 +352,7 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
      *
      *     elcf->source_service = { 0, NULL };
      *     elcf->source_service_raw = { 0, NULL };
+     *     elcf->dead_letter_topic = { 0, NULL };
      */
 
     elcf->enable = NGX_CONF_UNSET;
@@ -320,6 +362,9 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
     elcf->max_depth = NGX_CONF_UNSET_UINT;
     elcf->ack = NGX_CONF_UNSET_UINT;
     elcf->ack_timeout = NGX_CONF_UNSET_MSEC;
+    elcf->schemas = NGX_CONF_UNSET_PTR;
+    elcf->schema_default_version = NGX_CONF_UNSET;
+    elcf->unknown_types = NGX_CONF_UNSET_UINT;
 
     return elcf;
 }
@@ -342,6 +387,13 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->max_depth, prev->max_depth, 32);
     ngx_conf_merge_uint_value(conf->ack, prev->ack, NGX_EVBUS_ACK_QUEUED);
     ngx_conf_merge_msec_value(conf->ack_timeout, prev->ack_timeout, 10000);
+    ngx_conf_merge_ptr_value(conf->schemas, prev->schemas, NULL);
+    ngx_conf_merge_value(conf->schema_default_version,
+                         prev->schema_default_version, 0);
+    ngx_conf_merge_uint_value(conf->unknown_types, prev->unknown_types,
+                              NGX_EVBUS_UNKNOWN_REJECT);
+    ngx_conf_merge_str_value(conf->dead_letter_topic,
+                             prev->dead_letter_topic, "");
 
     if (conf->ack_timeout == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -606,6 +658,13 @@ ngx_http_evbus_init(ngx_conf_t *cf)
             {
                 return NGX_ERROR;
             }
+        }
+
+        if (loc[i]->dead_letter_topic.len
+            && ngx_http_evbus_add_topic(cf, emcf, &loc[i]->dead_letter_topic)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
         }
     }
 

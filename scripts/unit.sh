@@ -1,20 +1,38 @@
 #!/bin/sh
 
-# Builds the unit tests of the event core with ASan and UBSan into the
-# given directory, runs them and prints their TAP.
+# Builds the unit tests of the event core and of the schemas with ASan and
+# UBSan into the given directory, runs them and prints their TAP.
+# usage: unit.sh [dir [event|schema]]; without a name both run, one after
+# the other, and the exit status says whether both passed.
 
 set -e
 
 out=${1:-build/unit}
+only=${2:-}
 
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 
-${CC:-gcc} -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=address,undefined -fno-sanitize-recover=all \
-    -I src src/ngx_evbus_event.c src/ngx_evbus_uuid.c t/unit/*.c \
-    -lyajl -o "$out/test_event"
+build() {
+    ${CC:-gcc} -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
+        -fsanitize=address,undefined -fno-sanitize-recover=all \
+        -I src src/ngx_evbus_event.c src/ngx_evbus_schema.c \
+        src/ngx_evbus_uuid.c "t/unit/test_$1.c" \
+        -lyajl -lpcre2-8 -o "$out/test_$1"
+}
 
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-exec "$out/test_event"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+if [ -n "$only" ]; then
+    build "$only"
+    exec "$out/test_$only"
+fi
+
+build event
+build schema
+
+rc=0
+"$out/test_event" || rc=1
+"$out/test_schema" || rc=1
+exit $rc

@@ -27,9 +27,10 @@
 #define NGX_EVBUS_SCALAR_NUMBER   2
 
 /* a later error replaces an earlier one only when it ranks higher */
-#define NGX_EVBUS_ERR_CONTENT     1
-#define NGX_EVBUS_ERR_SYNTAX      2
-#define NGX_EVBUS_ERR_SIZE        3
+#define NGX_EVBUS_ERR_SCHEMA      1
+#define NGX_EVBUS_ERR_CONTENT     2
+#define NGX_EVBUS_ERR_SYNTAX      3
+#define NGX_EVBUS_ERR_SIZE        4
 
 #define NGX_EVBUS_GEN_ID_LEN      (sizeof("\"event_id\":\"\",") - 1        \
                                    + NGX_EVBUS_UUID_LEN)
@@ -53,9 +54,12 @@ typedef struct {
     size_t                      md_end;       /* just after its '}' */
     size_t                      md_prev;      /* after the previous token */
     size_t                      nspans;       /* kept metadata members */
+    int64_t                     schema_version;
     int                         key;
     unsigned                    keys:4;       /* reserved keys seen */
-    unsigned                    err_rank:2;
+    unsigned                    err_rank:3;
+    unsigned                    validate:1;   /* tokens go to the validator */
+    unsigned                    version_seen:1;
     unsigned                    active:1;
     unsigned                    has_md:1;
     unsigned                    in_md:1;
@@ -76,6 +80,11 @@ struct ngx_evbus_parser_s {
 
     const char                 *err_size;
     const char                 *err_depth;
+
+    const ngx_evbus_schemas_t  *schemas;
+    ngx_evbus_validator_t      *validator;
+    int64_t                     default_version;
+    unsigned                    unknown_accept:1;
 
     /* the chunk being fed, and the part of it given to yajl_parse() */
     const unsigned char        *chunk;
@@ -144,7 +153,7 @@ static int ngx_evbus_on_map_key(void *ctx, const unsigned char *s,
 static int ngx_evbus_on_start_array(void *ctx);
 static int ngx_evbus_on_end(void *ctx);
 
-static int ngx_evbus_scalar(ngx_evbus_parser_t *p, int type,
+static int ngx_evbus_scalar(ngx_evbus_parser_t *p, int type, int tok,
     const unsigned char *s, size_t len);
 static int ngx_evbus_open(ngx_evbus_parser_t *p, int kind);
 static int ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off);
@@ -164,7 +173,16 @@ static int ngx_evbus_parse_version(const unsigned char *s, size_t len,
 static ngx_evbus_event_t *ngx_evbus_event(ngx_evbus_parser_t *p);
 static int ngx_evbus_event_begin(ngx_evbus_parser_t *p, size_t start);
 static int ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end);
-static void ngx_evbus_fail(ngx_evbus_parser_t *p, int rank, const char *err);
+static void ngx_evbus_fail(ngx_evbus_parser_t *p, int rank, const char *kind,
+    const char *pointer, const char *err);
+static int ngx_evbus_vfeed(ngx_evbus_parser_t *p, int tok,
+    const unsigned char *s, size_t len);
+static int ngx_evbus_vresult(ngx_evbus_parser_t *p, int rc);
+static int ngx_evbus_pick(ngx_evbus_parser_t *p, int last);
+static const char *ngx_evbus_check_text(const unsigned char *s, size_t len);
+static int ngx_evbus_hex4(const unsigned char *s, size_t len, size_t i,
+    unsigned *u);
+static int ngx_evbus_raw_head(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev);
 static int ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
     const unsigned char *text, size_t len);
 static unsigned char *ngx_evbus_write_md(ngx_evbus_parser_t *p,
@@ -191,6 +209,16 @@ static yajl_callbacks  ngx_evbus_callbacks = {
 
 
 static const unsigned char  ngx_evbus_bom_bytes[] = { 0xef, 0xbb, 0xbf };
+
+
+static const char  *ngx_evbus_kinds[] = {
+    NULL, "event_type", "event_id", "event_version", "metadata"
+};
+
+
+static const char  *ngx_evbus_pointers[] = {
+    "", "/event_type", "/event_id", "/event_version", "/metadata"
+};
 
 
 static const char  *ngx_evbus_duplicate[] = {
@@ -242,6 +270,30 @@ ngx_evbus_parser_create(int format, const ngx_evbus_limits_t *limits,
     }
 
     return p;
+}
+
+
+int
+ngx_evbus_parser_set_schemas(ngx_evbus_parser_t *p,
+    const ngx_evbus_schemas_t *schemas, int64_t default_version,
+    int unknown_accept)
+{
+    p->schemas = schemas;
+    p->default_version = default_version;
+    p->unknown_accept = unknown_accept ? 1 : 0;
+    p->validator = NULL;
+
+    if (schemas == NULL) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    /* a tape is never larger than twice the event it records */
+
+    p->validator = ngx_evbus_validator_create(schemas,
+                                         2 * p->limits.max_event_size + 1024,
+                                         p->alloc, p->alloc_ctx);
+
+    return p->validator ? NGX_EVBUS_PARSE_OK : NGX_EVBUS_PARSE_NOMEM;
 }
 
 
@@ -674,7 +726,7 @@ ngx_evbus_ndjson_parse(ngx_evbus_parser_t *p, const unsigned char *data,
             return NGX_EVBUS_PARSE_NOMEM;
         }
 
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX, err);
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX, "invalid_json", "", err);
     }
 
     /* the rest of the line is skipped, a fresh handle takes the next */
@@ -695,7 +747,7 @@ ngx_evbus_line_end(ngx_evbus_parser_t *p)
     }
 
     if (!p->line_skip && p->line_values != 1) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX,
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX, "invalid_json", "",
                        "invalid JSON: line is not a complete JSON"
                        " value");
 
@@ -812,16 +864,17 @@ ngx_evbus_text(ngx_evbus_parser_t *p)
 static int
 ngx_evbus_on_null(void *ctx)
 {
-    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_OTHER, NULL, 0);
+    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_OTHER, NGX_EVBUS_TOK_NULL,
+                            NULL, 0);
 }
 
 
 static int
 ngx_evbus_on_boolean(void *ctx, int value)
 {
-    (void) value;
-
-    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_OTHER, NULL, 0);
+    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_OTHER,
+                            value ? NGX_EVBUS_TOK_TRUE : NGX_EVBUS_TOK_FALSE,
+                            NULL, 0);
 }
 
 
@@ -829,14 +882,16 @@ static int
 ngx_evbus_on_number(void *ctx, const char *s, size_t len)
 {
     return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_NUMBER,
-                            (const unsigned char *) s, len);
+                            NGX_EVBUS_TOK_NUMBER, (const unsigned char *) s,
+                            len);
 }
 
 
 static int
 ngx_evbus_on_string(void *ctx, const unsigned char *s, size_t len)
 {
-    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_STRING, s, len);
+    return ngx_evbus_scalar(ctx, NGX_EVBUS_SCALAR_STRING,
+                            NGX_EVBUS_TOK_STRING, s, len);
 }
 
 
@@ -862,6 +917,13 @@ ngx_evbus_on_map_key(void *ctx, const unsigned char *s, size_t len)
 
     p = ctx;
 
+    if (p->cur.validate
+        && ngx_evbus_vfeed(p, NGX_EVBUS_TOK_KEY, s, len)
+           != NGX_EVBUS_PARSE_OK)
+    {
+        return 0;
+    }
+
     if (p->nest - p->level == 2 && p->cur.in_md) {
         p->cur.md_keep = !ngx_evbus_md_reserved(s, len);
         return 1;
@@ -878,8 +940,8 @@ ngx_evbus_on_map_key(void *ctx, const unsigned char *s, size_t len)
         bit = 1 << (key - 1);
 
         if (p->cur.keys & bit) {
-            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
-                           ngx_evbus_duplicate[key]);
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "duplicate_key",
+                           ngx_evbus_pointers[key], ngx_evbus_duplicate[key]);
         }
 
         p->cur.keys |= bit;
@@ -907,6 +969,13 @@ ngx_evbus_on_end(void *ctx)
 
     depth = p->nest - p->level;
 
+    if (p->cur.validate
+        && ngx_evbus_vfeed(p, NGX_EVBUS_TOK_END, NULL, 0)
+           != NGX_EVBUS_PARSE_OK)
+    {
+        return 0;
+    }
+
     if (depth == 0) {
         return ngx_evbus_element_end(p, off) == NGX_EVBUS_PARSE_OK;
     }
@@ -931,8 +1000,8 @@ ngx_evbus_on_end(void *ctx)
 
 
 static int
-ngx_evbus_scalar(ngx_evbus_parser_t *p, int type, const unsigned char *s,
-    size_t len)
+ngx_evbus_scalar(ngx_evbus_parser_t *p, int type, int tok,
+    const unsigned char *s, size_t len)
 {
     size_t  off, depth;
 
@@ -945,6 +1014,14 @@ ngx_evbus_scalar(ngx_evbus_parser_t *p, int type, const unsigned char *s,
     }
 
     depth = p->nest - p->level;
+
+    /* before member(): choosing a schema there replays this value too */
+
+    if (p->cur.validate
+        && ngx_evbus_vfeed(p, tok, s, len) != NGX_EVBUS_PARSE_OK)
+    {
+        return 0;
+    }
 
     if (depth == 1) {
         return ngx_evbus_member(p, type, s, len) == NGX_EVBUS_PARSE_OK;
@@ -974,10 +1051,19 @@ ngx_evbus_open(ngx_evbus_parser_t *p, int kind)
         ngx_evbus_member_open(p, kind, off);
     }
 
+    if (p->cur.validate && p->nest >= p->level
+        && ngx_evbus_vfeed(p, (kind == NGX_EVBUS_VALUE_MAP)
+                              ? NGX_EVBUS_TOK_MAP : NGX_EVBUS_TOK_ARRAY,
+                           NULL, 0)
+           != NGX_EVBUS_PARSE_OK)
+    {
+        return 0;
+    }
+
     p->nest++;
 
     if (p->cur.active && p->nest - p->level > p->limits.max_depth) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, p->err_depth);
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "depth", "", p->err_depth);
     }
 
     return 1;
@@ -993,7 +1079,7 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
 
     if (p->format == NGX_EVBUS_FORMAT_NDJSON) {
         if (p->line_values) {
-            ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX,
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX, "invalid_json", "",
                            "invalid JSON: more than one JSON value on"
                            " a line");
             return NGX_EVBUS_PARSE_BAD_BODY;
@@ -1030,7 +1116,8 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
     }
 
     if (kind != NGX_EVBUS_VALUE_MAP) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event is not an object");
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "not_object", "",
+                       "event is not an object");
     }
 
     return NGX_EVBUS_PARSE_OK;
@@ -1110,8 +1197,10 @@ ngx_evbus_member(ngx_evbus_parser_t *p, int type, const unsigned char *s,
             || ngx_evbus_parse_version(s, len, &ev->event_version) != 0)
         {
             err = "event_version must be a positive integer";
+            break;
         }
 
+        p->cur.version_seen = 1;
         break;
 
     case NGX_EVBUS_KEY_METADATA:
@@ -1120,7 +1209,17 @@ ngx_evbus_member(ngx_evbus_parser_t *p, int type, const unsigned char *s,
     }
 
     if (err) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, err);
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
+                       ngx_evbus_kinds[p->cur.key],
+                       ngx_evbus_pointers[p->cur.key], err);
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (p->cur.validate
+        && (p->cur.key == NGX_EVBUS_KEY_TYPE
+            || p->cur.key == NGX_EVBUS_KEY_VERSION))
+    {
+        return ngx_evbus_pick(p, 0);
     }
 
     return NGX_EVBUS_PARSE_OK;
@@ -1133,22 +1232,24 @@ ngx_evbus_member_open(ngx_evbus_parser_t *p, int kind, size_t off)
     switch (p->cur.key) {
 
     case NGX_EVBUS_KEY_TYPE:
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_type", "/event_type",
                        "event_type must be a string");
         break;
 
     case NGX_EVBUS_KEY_ID:
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_id must be a string");
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_id", "/event_id",
+                       "event_id must be a string");
         break;
 
     case NGX_EVBUS_KEY_VERSION:
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_version",
+                       "/event_version",
                        "event_version must be a positive integer");
         break;
 
     case NGX_EVBUS_KEY_METADATA:
         if (kind != NGX_EVBUS_VALUE_MAP) {
-            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "metadata", "/metadata",
                            "metadata must be an object");
             break;
         }
@@ -1394,6 +1495,11 @@ ngx_evbus_event_begin(ngx_evbus_parser_t *p, size_t start)
     p->stage_len = 0;
     p->content = 1;
 
+    if (p->validator) {
+        ngx_evbus_validator_reset(p->validator);
+        p->cur.validate = 1;
+    }
+
     return NGX_EVBUS_PARSE_OK;
 }
 
@@ -1401,7 +1507,9 @@ ngx_evbus_event_begin(ngx_evbus_parser_t *p, size_t start)
 static int
 ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end)
 {
+    int                   rc;
     size_t                len;
+    const char           *err;
     ngx_evbus_event_t    *ev;
     const unsigned char  *text;
 
@@ -1412,14 +1520,34 @@ ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end)
     len = end - p->cur.start;
 
     if (len > p->limits.max_event_size) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_SIZE, p->err_size);
-        return NGX_EVBUS_PARSE_OK;
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_SIZE, "too_large", "", p->err_size);
+        return ngx_evbus_raw_head(p, ev);
     }
 
     text = ngx_evbus_text(p);
 
     if (!(p->cur.keys & (1 << (NGX_EVBUS_KEY_TYPE - 1)))) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_type is missing");
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_type", "",
+                       "event_type is missing");
+    }
+
+    if (p->cur.err_rank < NGX_EVBUS_ERR_SYNTAX) {
+        err = ngx_evbus_check_text(text, len);
+
+        if (err) {
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX, "invalid_utf8", "", err);
+        }
+    }
+
+    if (p->cur.validate) {
+        /* no event_version came: the default or latest version */
+
+        rc = ngx_evbus_pick(p, 1);
+        if (rc != NGX_EVBUS_PARSE_OK) {
+            return rc;
+        }
+
+        p->cur.validate = 0;
     }
 
     if (ev->error == NULL) {
@@ -1433,13 +1561,353 @@ ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end)
 }
 
 
-static void
-ngx_evbus_fail(ngx_evbus_parser_t *p, int rank, const char *err)
+/* a rejected event larger than the limit: its head, for dead letters */
+
+static int
+ngx_evbus_raw_head(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev)
 {
+    size_t                max, n;
+    const unsigned char  *head;
+
+    max = p->limits.max_event_size;
+
+    if (p->cur.start >= p->chunk_base) {
+        head = p->chunk + (p->cur.start - p->chunk_base);
+
+    } else {
+        if (p->stage_len < max && p->cur.end > p->chunk_base) {
+            n = p->cur.end - p->chunk_base;
+
+            if (n > max - p->stage_len) {
+                n = max - p->stage_len;
+            }
+
+            memcpy(p->stage + p->stage_len, p->chunk, n);
+            p->stage_len += n;
+        }
+
+        head = p->stage;
+        max = p->stage_len;
+    }
+
+    ev->raw = ngx_evbus_dup(p, head, max);
+    ev->raw_len = max;
+    ev->raw_truncated = 1;
+
+    return ev->raw ? NGX_EVBUS_PARSE_OK : NGX_EVBUS_PARSE_NOMEM;
+}
+
+
+static void
+ngx_evbus_fail(ngx_evbus_parser_t *p, int rank, const char *kind,
+    const char *pointer, const char *err)
+{
+    ngx_evbus_event_t  *ev;
+
+    if (p->cur.validate) {
+        /* a rejected event is not worth validating further */
+        ngx_evbus_validator_stop(p->validator);
+        p->cur.validate = 0;
+    }
+
     if (rank > (int) p->cur.err_rank) {
-        ngx_evbus_event(p)->error = err;
+        ev = ngx_evbus_event(p);
+        ev->error = err;
+        ev->error_kind = kind;
+        ev->error_pointer = pointer;
+        ev->error_message = err;
+        ev->error_keyword = NULL;
         p->cur.err_rank = rank;
     }
+}
+
+
+static int
+ngx_evbus_vfeed(ngx_evbus_parser_t *p, int tok, const unsigned char *s,
+    size_t len)
+{
+    int  rc;
+
+    rc = ngx_evbus_validator_token(p->validator, tok, s, len);
+
+    if (rc == NGX_EVBUS_VALID_OK) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    return ngx_evbus_vresult(p, rc);
+}
+
+
+static int
+ngx_evbus_vresult(ngx_evbus_parser_t *p, int rc)
+{
+    char                            *msg;
+    ngx_evbus_event_t               *ev;
+    const ngx_evbus_schema_error_t  *e;
+
+    if (rc == NGX_EVBUS_VALID_OK) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (rc == NGX_EVBUS_VALID_FAILED) {
+        e = ngx_evbus_validator_error(p->validator);
+
+        msg = ngx_evbus_printf(p, "%s: %s",
+                               e->pointer[0] ? e->pointer : "event",
+                               e->message);
+        if (msg != NULL) {
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_SCHEMA, e->kind, e->pointer, msg);
+
+            ev = ngx_evbus_event(p);
+
+            if (ev->error == msg) {
+                ev->error_message = e->message;
+                ev->error_keyword = e->keyword;
+            }
+
+            return NGX_EVBUS_PARSE_OK;
+        }
+    }
+
+    p->rc = NGX_EVBUS_PARSE_NOMEM;
+
+    return p->rc;
+}
+
+
+/*
+ * The schema is chosen once event_type and event_version are known, or
+ * event_type alone when the type has a single version, or at the event's
+ * end; until then the validator records the tokens, and replays them when
+ * the choice is made.  Events that send event_type and event_version first
+ * are validated as they stream by, with only those two members recorded.
+ */
+
+static int
+ngx_evbus_pick(ngx_evbus_parser_t *p, int last)
+{
+    int                        known, single;
+    char                      *msg;
+    int64_t                    version;
+    ngx_evbus_event_t         *ev;
+    const ngx_evbus_schema_t  *schema;
+
+    ev = ngx_evbus_event(p);
+
+    if (ev->event_type == NULL) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (!ngx_evbus_validator_pending(p->validator)) {
+        /* validating already: an event_version that came later must agree */
+
+        if (p->cur.version_seen && ev->event_version != p->cur.schema_version)
+        {
+            msg = ngx_evbus_printf(p, "no schema for event_type \"%.*s\""
+                                   " version %lld",
+                                   (int) ev->event_type_len, ev->event_type,
+                                   (long long) ev->event_version);
+            if (msg == NULL) {
+                p->rc = NGX_EVBUS_PARSE_NOMEM;
+                return p->rc;
+            }
+
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "unknown_version",
+                           "/event_version", msg);
+        }
+
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    version = p->cur.version_seen ? ev->event_version : 0;
+
+    schema = ngx_evbus_schemas_find(p->schemas, ev->event_type,
+                                    ev->event_type_len, version,
+                                    p->default_version, &known, &single);
+
+    if (!known && p->unknown_accept) {
+        ngx_evbus_validator_stop(p->validator);
+        p->cur.validate = 0;
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (schema == NULL) {
+        if (!known) {
+            msg = ngx_evbus_printf(p, "no schema for event_type \"%.*s\"",
+                                   (int) ev->event_type_len, ev->event_type);
+
+        } else {
+            msg = ngx_evbus_printf(p, "no schema for event_type \"%.*s\""
+                                   " version %lld",
+                                   (int) ev->event_type_len, ev->event_type,
+                                   (long long) version);
+        }
+
+        if (msg == NULL) {
+            p->rc = NGX_EVBUS_PARSE_NOMEM;
+            return p->rc;
+        }
+
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT,
+                       known ? "unknown_version" : "unknown_type",
+                       known ? "/event_version" : "/event_type", msg);
+
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    if (!last && !p->cur.version_seen && !single) {
+        /* event_version may still come */
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    p->cur.schema_version = ngx_evbus_schema_version(schema);
+
+    if (!p->cur.version_seen) {
+        ev->event_version = p->cur.schema_version;
+    }
+
+    return ngx_evbus_vresult(p, ngx_evbus_validator_start(p->validator,
+                                                          schema));
+}
+
+
+/*
+ * yajl lets through overlong forms, UTF-8-encoded surrogates, code points
+ * above U+10FFFF and unpaired surrogates in \u escapes: what is produced
+ * must be valid UTF-8 JSON for every consumer, so the event's text is
+ * checked once more, 8 bytes at a time over plain ASCII.
+ */
+
+static const char *
+ngx_evbus_check_text(const unsigned char *s, size_t len)
+{
+    size_t        i, n, k;
+    uint64_t      w, b;
+    unsigned int  c, u, lo, hi;
+
+    i = 0;
+
+    while (i < len) {
+        if (len - i >= 8) {
+            memcpy(&w, s + i, 8);
+
+            /* a byte >= 0x80, or a backslash (a zero byte in b) */
+
+            b = w ^ 0x5c5c5c5c5c5c5c5cULL;
+
+            if (((w | ((b - 0x0101010101010101ULL) & ~b))
+                 & 0x8080808080808080ULL) == 0)
+            {
+                i += 8;
+                continue;
+            }
+        }
+
+        c = s[i];
+
+        if (c == '\\') {
+            if (i + 1 < len && s[i + 1] != 'u') {
+                i += 2;
+                continue;
+            }
+
+            if (ngx_evbus_hex4(s, len, i, &u) != 0) {
+                return "invalid JSON: a truncated \\u escape";
+            }
+
+            i += 6;
+
+            if (u >= 0xdc00 && u <= 0xdfff) {
+                return "invalid JSON: a lone surrogate in a \\u escape";
+            }
+
+            if (u < 0xd800 || u > 0xdbff) {
+                continue;
+            }
+
+            if (ngx_evbus_hex4(s, len, i, &u) != 0
+                || u < 0xdc00 || u > 0xdfff)
+            {
+                return "invalid JSON: a lone surrogate in a \\u escape";
+            }
+
+            i += 6;
+            continue;
+        }
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+
+        /* the well-formed sequences of Unicode's table 3-7 */
+
+        lo = 0x80;
+        hi = 0xbf;
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            lo = (c == 0xe0) ? 0xa0 : 0x80;
+            hi = (c == 0xed) ? 0x9f : 0xbf;
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            lo = (c == 0xf0) ? 0x90 : 0x80;
+            hi = (c == 0xf4) ? 0x8f : 0xbf;
+
+        } else {
+            return "invalid UTF-8";
+        }
+
+        if (i + n >= len || s[i + 1] < lo || s[i + 1] > hi) {
+            return "invalid UTF-8";
+        }
+
+        for (k = 2; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return "invalid UTF-8";
+            }
+        }
+
+        i += n + 1;
+    }
+
+    return NULL;
+}
+
+
+/* \uXXXX at s[i] */
+
+static int
+ngx_evbus_hex4(const unsigned char *s, size_t len, size_t i, unsigned *u)
+{
+    size_t         k;
+    unsigned char  c;
+
+    if (i + 6 > len || s[i] != '\\' || s[i + 1] != 'u') {
+        return -1;
+    }
+
+    *u = 0;
+
+    for (k = 2; k < 6; k++) {
+        c = s[i + k];
+
+        if (c >= '0' && c <= '9') {
+            *u = *u * 16 + (c - '0');
+
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            *u = *u * 16 + ((c | 0x20) - 'a' + 10);
+
+        } else {
+            return -1;
+        }
+    }
+
+    return 0;
 }
 
 

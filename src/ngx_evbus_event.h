@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ngx_evbus_uuid.h"
+#include "ngx_evbus_schema.h"
 
 
 #define NGX_EVBUS_FORMAT_JSON      1
@@ -34,8 +35,10 @@
 #define NGX_EVBUS_PARSE_NOMEM      -3   /* allocation failed: 500 */
 
 
-/* allocations last as long as the parser's results are used (a pool) */
-typedef void *(*ngx_evbus_alloc_pt)(void *ctx, size_t size);
+/*
+ * allocations last as long as the parser's results are used (a pool):
+ * ngx_evbus_alloc_pt, in ngx_evbus_schema.h
+ */
 
 
 typedef struct {
@@ -67,6 +70,17 @@ typedef struct {
     /* NULL when the event is valid; else a short reason naming the rule */
     const char             *error;
 
+    /*
+     * for rejected events: a short stable kind ("schema", "too_large",
+     * "event_type", "unknown_type", "invalid_json", "invalid_utf8", ...),
+     * the JSON Pointer of the failing value ("" for the event), the
+     * message without the pointer, and for schema failures the keyword
+     */
+    const char             *error_kind;
+    const char             *error_pointer;
+    const char             *error_message;
+    const char             *error_keyword;
+
     /* valid events: the value to produce, valid JSON */
     unsigned char          *value;
     size_t                  value_len;
@@ -76,16 +90,22 @@ typedef struct {
     size_t                  event_type_len;
     unsigned char          *event_id;
     size_t                  event_id_len;
-    int64_t                 event_version;    /* 1 unless the client sent one */
+    /*
+     * the client's, else the version of the schema validated against,
+     * else 1
+     */
+    int64_t                 event_version;
 
     /*
-     * the event's original text when it could be delimited and is not
-     * larger than max_event_size; NULL otherwise
+     * the event's original text when it could be delimited; for an event
+     * larger than max_event_size its first max_event_size bytes
+     * (raw_truncated); NULL otherwise
      */
     unsigned char          *raw;
     size_t                  raw_len;
 
     unsigned                generated_id:1;
+    unsigned                raw_truncated:1;
 } ngx_evbus_event_t;
 
 
@@ -95,6 +115,15 @@ typedef struct ngx_evbus_parser_s  ngx_evbus_parser_t;
 ngx_evbus_parser_t *ngx_evbus_parser_create(int format,
     const ngx_evbus_limits_t *limits, const ngx_evbus_enrich_t *enrich,
     ngx_evbus_alloc_pt alloc, void *alloc_ctx);
+
+/*
+ * Validation against schemas (before the first feed): the event's
+ * event_type and event_version pick one; a type without a schema is
+ * rejected unless unknown_accept.  The set must outlive the parser.
+ */
+int ngx_evbus_parser_set_schemas(ngx_evbus_parser_t *p,
+    const ngx_evbus_schemas_t *schemas, int64_t default_version,
+    int unknown_accept);
 
 /*
  * data need not outlive the call: what the results need of it is copied

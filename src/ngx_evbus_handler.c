@@ -15,6 +15,7 @@
 #include "ngx_evbus_spool.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_uuid.h"
+#include "ngx_evbus_dead_letter.h"
 
 
 #define NGX_EVBUS_FILE_CHUNK        65536
@@ -228,6 +229,15 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
     cln->handler = (ngx_pool_cleanup_pt) ngx_evbus_parser_destroy;
     cln->data = parser;
 
+    if (ngx_evbus_parser_set_schemas(parser, elcf->schemas,
+                                     elcf->schema_default_version,
+                                     elcf->unknown_types
+                                     == NGX_EVBUS_UNKNOWN_ACCEPT)
+        != NGX_EVBUS_PARSE_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     status = NGX_OK;
 
     if (ngx_http_evbus_feed(r, parser, &status) == NGX_OK) {
@@ -293,6 +303,10 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
     for (i = 0; i < n; i++) {
         if (events[i].error == NULL) {
             ngx_http_evbus_produce(r, ctx, &events[i], i, &timestamp, now);
+
+        } else {
+            ngx_http_evbus_dead_letter(r, &events[i], &metadata, &timestamp,
+                                       now);
         }
     }
 
@@ -758,6 +772,7 @@ ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     msg.source_service = elcf->source_service_raw;
     msg.ingest_timestamp = *timestamp;
     msg.timestamp = now;
+    ngx_str_null(&msg.error_kind);
 
     if (elcf->ack == NGX_EVBUS_ACK_KAFKA) {
         rc = ngx_evbus_kafka_produce(&msg, ctx->wait, index, &err);
@@ -1054,7 +1069,7 @@ ngx_http_evbus_escape_json(u_char *dst, u_char *src, size_t size)
 
             if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
                 /* invalid UTF-8 would make the whole value invalid JSON */
-                *dst++ = 0xef; *dst++ = 0xbf; *dst++ = 0xbd;
+                dst = ngx_cpymem(dst, "\xef\xbf\xbd", 3);
                 src++;
                 continue;
             }
@@ -1076,12 +1091,23 @@ ngx_http_evbus_escape_json(u_char *dst, u_char *src, size_t size)
             *dst++ = '\\';
 
             switch (c) {
-            case '\n': *dst++ = 'n'; break;
-            case '\r': *dst++ = 'r'; break;
-            case '\t': *dst++ = 't'; break;
+
+            case '\n':
+                *dst++ = 'n';
+                break;
+
+            case '\r':
+                *dst++ = 'r';
+                break;
+
+            case '\t':
+                *dst++ = 't';
+                break;
+
             default:
-                *dst++ = 'u'; *dst++ = '0'; *dst++ = '0';
-                *dst++ = hex[c >> 4]; *dst++ = hex[c & 0xf];
+                dst = ngx_cpymem(dst, "u00", 3);
+                *dst++ = hex[c >> 4];
+                *dst++ = hex[c & 0xf];
             }
 
         } else {

@@ -73,6 +73,9 @@ typedef struct {
     double                      rate;             /* deliveries per second */
     ngx_msec_t                  rate_at;
 
+    ngx_uint_t                  respooled;
+    ngx_uint_t                  lost;
+
     time_t                      fail_logged;
     ngx_uint_t                  fail_suppressed;
     time_t                      error_logged;
@@ -101,6 +104,9 @@ static void ngx_evbus_kafka_logger(const rd_kafka_t *rk, int level,
     const char *fac, const char *buf);
 static void ngx_evbus_kafka_quiet(const rd_kafka_t *rk, int level,
     const char *fac, const char *buf);
+static ngx_int_t ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m,
+    ngx_str_t *error_kind, ngx_evbus_wait_t *wait, ngx_uint_t index,
+    const char **err);
 static int32_t ngx_evbus_kafka_partitioner(const rd_kafka_topic_t *rkt,
     const void *key, size_t keylen, int32_t partition_cnt, void *rkt_opaque,
     void *msg_opaque);
@@ -562,6 +568,7 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         {
             outcome = "spooled for replay";
             level = NGX_LOG_WARN;
+            ngx_evbus_kafka.respooled++;
 
         } else if (msg && msg->wait) {
             outcome = "reported to the client";
@@ -570,6 +577,7 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         } else {
             outcome = "lost";
             level = NGX_LOG_ERR;
+            ngx_evbus_kafka.lost++;
             ngx_evbus_stats_add(NGX_EVBUS_STAT_LOST, 1);
 
             if (ngx_evbus_kafka.exiting) {
@@ -699,8 +707,31 @@ ngx_int_t
 ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, ngx_evbus_wait_t *wait,
     ngx_uint_t index, const char **err)
 {
+    return ngx_evbus_kafka_send(m, m->error_kind.len ? &m->error_kind : NULL,
+                                wait, index, err);
+}
+
+
+/*
+ * Dead letters carry the headers error_kind, event_type (when known),
+ * source_service and ingest_timestamp; nobody waits for their reports.
+ */
+
+ngx_int_t
+ngx_evbus_kafka_produce_dead_letter(ngx_evbus_kafka_msg_t *m,
+    ngx_str_t *error_kind, const char **err)
+{
+    return ngx_evbus_kafka_send(m, error_kind, NULL, 0, err);
+}
+
+
+static ngx_int_t
+ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m, ngx_str_t *error_kind,
+    ngx_evbus_wait_t *wait, ngx_uint_t index, const char **err)
+{
     ngx_evbus_msg_t      *msg;
     rd_kafka_topic_t     *rkt;
+    rd_kafka_headers_t   *hdrs;
     rd_kafka_resp_err_t   rc;
 
     if (ngx_evbus_kafka.rk == NULL || ngx_evbus_kafka.exiting) {
@@ -736,7 +767,43 @@ ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, ngx_evbus_wait_t *wait,
     msg->type_len = m->event_type.len;
     ngx_memcpy(msg->type, m->event_type.data, m->event_type.len);
 
-    rc = rd_kafka_producev(ngx_evbus_kafka.rk,
+    if (error_kind) {
+        hdrs = rd_kafka_headers_new(4);
+
+        (void) rd_kafka_header_add(hdrs, "error_kind", -1, error_kind->data,
+                                   (ssize_t) error_kind->len);
+
+        if (m->event_type.len) {
+            (void) rd_kafka_header_add(hdrs, "event_type", -1,
+                                       m->event_type.data,
+                                       (ssize_t) m->event_type.len);
+        }
+
+        (void) rd_kafka_header_add(hdrs, "source_service", -1,
+                                   m->source_service.data,
+                                   (ssize_t) m->source_service.len);
+        (void) rd_kafka_header_add(hdrs, "ingest_timestamp", -1,
+                                   m->ingest_timestamp.data,
+                                   (ssize_t) m->ingest_timestamp.len);
+
+        /* on success the message owns the headers */
+
+        rc = rd_kafka_producev(ngx_evbus_kafka.rk,
+                 RD_KAFKA_V_RKT(rkt),
+                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                 RD_KAFKA_V_VALUE(m->value.data, m->value.len),
+                 RD_KAFKA_V_KEY(m->key.data, m->key.len),
+                 RD_KAFKA_V_TIMESTAMP(m->timestamp),
+                 RD_KAFKA_V_HEADERS(hdrs),
+                 RD_KAFKA_V_OPAQUE(msg),
+                 RD_KAFKA_V_END);
+
+        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_headers_destroy(hdrs);
+        }
+
+    } else {
+        rc = rd_kafka_producev(ngx_evbus_kafka.rk,
                  RD_KAFKA_V_RKT(rkt),
                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                  RD_KAFKA_V_VALUE(m->value.data, m->value.len),
@@ -753,6 +820,7 @@ ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, ngx_evbus_wait_t *wait,
                                    (ssize_t) m->ingest_timestamp.len),
                  RD_KAFKA_V_OPAQUE(msg),
                  RD_KAFKA_V_END);
+    }
 
     if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
         ngx_evbus_kafka_msg_free(msg);
@@ -978,6 +1046,7 @@ ngx_evbus_kafka_spool_failed(const rd_kafka_message_t *m)
     msg.event_version = ngx_evbus_kafka_header(hdrs, "event_version");
     msg.source_service = ngx_evbus_kafka_header(hdrs, "source_service");
     msg.ingest_timestamp = ngx_evbus_kafka_header(hdrs, "ingest_timestamp");
+    msg.error_kind = ngx_evbus_kafka_header(hdrs, "error_kind");
 
     if (ngx_evbus_spool_write(&msg, NULL, 0) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_evbus_kafka.log, 0,
@@ -1184,6 +1253,12 @@ ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle)
         (void) rd_kafka_flush(ngx_evbus_kafka.rk, 100);
     }
 
+    if (ngx_evbus_kafka.fail_suppressed) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "evbus: %ui more delivery failures were not logged",
+                      ngx_evbus_kafka.fail_suppressed);
+    }
+
     if (ngx_evbus_kafka_stats.lost_at_exit) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                       "evbus: %uA events were not delivered within"
@@ -1216,7 +1291,11 @@ ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle)
 
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
                   "evbus: producer stopped: %uA produced, %uA delivered,"
-                  " %uA failed", ngx_evbus_kafka_stats.produced,
+                  " %uA failed (%ui of them spooled, %ui lost); spool:"
+                  " %uA written, %uA replayed",
+                  ngx_evbus_kafka_stats.produced,
                   ngx_evbus_kafka_stats.delivered,
-                  ngx_evbus_kafka_stats.failed);
+                  ngx_evbus_kafka_stats.failed, ngx_evbus_kafka.respooled,
+                  ngx_evbus_kafka.lost, ngx_evbus_kafka_stats.spooled,
+                  ngx_evbus_kafka_stats.replayed);
 }

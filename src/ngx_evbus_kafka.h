@@ -22,6 +22,7 @@ typedef struct {
     ngx_str_t           event_version;
     ngx_str_t           source_service;
     ngx_str_t           ingest_timestamp;
+    ngx_str_t           error_kind;       /* dead letters only */
     int64_t             timestamp;        /* ms */
 } ngx_evbus_kafka_msg_t;
 
@@ -87,6 +88,8 @@ void ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle);
  */
 ngx_int_t ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *msg,
     ngx_evbus_wait_t *wait, ngx_uint_t index, const char **err);
+ngx_int_t ngx_evbus_kafka_produce_dead_letter(ngx_evbus_kafka_msg_t *msg,
+    ngx_str_t *error_kind, const char **err);
 ngx_int_t ngx_evbus_kafka_available(void);
 ngx_uint_t ngx_evbus_kafka_retry_after(void);
 const char *ngx_evbus_kafka_err2str(int err);

@@ -18,6 +18,9 @@
 #define NGX_EVBUS_ACK_QUEUED  0
 #define NGX_EVBUS_ACK_KAFKA   1
 
+#define NGX_EVBUS_UNKNOWN_REJECT  0
+#define NGX_EVBUS_UNKNOWN_ACCEPT  1
+
 
 typedef struct {
     ngx_str_t                   brokers;
@@ -28,6 +31,7 @@ typedef struct {
     ngx_msec_t                  unavailable_after;
     void                       *spool;          /* ngx_evbus_spool_conf_t */
     ngx_uint_t                  topic_cache;
+    ngx_array_t                *schema_sets;    /* loaded, by path */
     ngx_flag_t                  status;
 
     void                       *kafka_conf;     /* rd_kafka_conf_t, checked */
@@ -46,6 +50,11 @@ typedef struct {
     ngx_uint_t                  max_depth;
     ngx_uint_t                  ack;
     ngx_msec_t                  ack_timeout;
+
+    void                       *schemas;        /* ngx_evbus_schemas_t */
+    ngx_int_t                   schema_default_version;
+    ngx_uint_t                  unknown_types;
+    ngx_str_t                   dead_letter_topic;
 } ngx_http_evbus_loc_conf_t;
 
 

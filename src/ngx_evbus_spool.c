@@ -24,17 +24,18 @@
  *
  *     magic (4) | body length (4) | crc32 of the body (4) | body
  *
- * body: timestamp (8) | 7 lengths (topic 2, key 2, value 4, event_type 2,
- * event_version 2, source_service 2, ingest_timestamp 2) | the 7 strings.
+ * body: timestamp (8) | 8 lengths (topic 2, key 2, value 4, event_type 2,
+ * event_version 2, source_service 2, ingest_timestamp 2, error_kind 2) |
+ * the 8 strings (error_kind is empty but for dead letters).
  * Integers are in host byte order: a spool is replayed on the host that
  * wrote it.  A record that ends past the end of the file is a torn tail
  * (the process died while writing it); a bad magic or checksum is
  * corruption.  Both end the replay of that file and are logged.
  */
 
-#define NGX_EVBUS_SPOOL_MAGIC      0x31425645    /* "EVB1" */
+#define NGX_EVBUS_SPOOL_MAGIC      0x32425645    /* "EVB2" */
 #define NGX_EVBUS_SPOOL_HDR        12
-#define NGX_EVBUS_SPOOL_FIXED      (8 + 2 + 2 + 4 + 2 + 2 + 2 + 2)
+#define NGX_EVBUS_SPOOL_FIXED      (8 + 2 + 2 + 4 + 2 + 2 + 2 + 2 + 2)
 #define NGX_EVBUS_SPOOL_READ       (256 * 1024)
 #define NGX_EVBUS_SPOOL_RECORD_MAX (64 * 1024 * 1024)
 #define NGX_EVBUS_SPOOL_BUDGET     4096
@@ -447,7 +448,7 @@ ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
     len = NGX_EVBUS_SPOOL_HDR + NGX_EVBUS_SPOOL_FIXED + msg->topic.len
           + msg->key.len + msg->value.len + msg->event_type.len
           + msg->event_version.len + msg->source_service.len
-          + msg->ingest_timestamp.len;
+          + msg->ingest_timestamp.len + msg->error_kind.len;
 
     if (ngx_evbus_spool.total + (off_t) ngx_evbus_spool.batches[0].len
         + (off_t) ngx_evbus_spool.batches[1].len + (off_t) len
@@ -540,12 +541,14 @@ ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b, ngx_evbus_kafka_msg_t *msg)
 
     len = NGX_EVBUS_SPOOL_FIXED + msg->topic.len + msg->key.len
           + msg->value.len + msg->event_type.len + msg->event_version.len
-          + msg->source_service.len + msg->ingest_timestamp.len;
+          + msg->source_service.len + msg->ingest_timestamp.len
+          + msg->error_kind.len;
 
     if (msg->topic.len > 0xffff || msg->key.len > 0xffff
         || msg->event_type.len > 0xffff || msg->event_version.len > 0xffff
         || msg->source_service.len > 0xffff
         || msg->ingest_timestamp.len > 0xffff
+        || msg->error_kind.len > 0xffff
         || len > NGX_EVBUS_SPOOL_RECORD_MAX)
     {
         return NGX_ERROR;
@@ -585,6 +588,7 @@ ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b, ngx_evbus_kafka_msg_t *msg)
     ngx_evbus_put16(msg->event_version.len);
     ngx_evbus_put16(msg->source_service.len);
     ngx_evbus_put16(msg->ingest_timestamp.len);
+    ngx_evbus_put16(msg->error_kind.len);
 
 #undef ngx_evbus_put16
 
@@ -595,6 +599,7 @@ ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b, ngx_evbus_kafka_msg_t *msg)
     p = ngx_cpymem(p, msg->event_version.data, msg->event_version.len);
     p = ngx_cpymem(p, msg->source_service.data, msg->source_service.len);
     p = ngx_cpymem(p, msg->ingest_timestamp.data, msg->ingest_timestamp.len);
+    p = ngx_cpymem(p, msg->error_kind.data, msg->error_kind.len);
 
     crc = ngx_crc32_long(body, len);
 
@@ -892,7 +897,7 @@ ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f, ngx_uint_t *budget)
     u_char                 *p, *last;
     size_t                  size;
     ssize_t                 n;
-    uint16_t                l16[6];
+    uint16_t                l16[7];
     uint32_t                magic, len, crc, vlen;
 
     len = 0;
@@ -949,7 +954,7 @@ ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f, ngx_uint_t *budget)
             ngx_memcpy(&msg.timestamp, p + NGX_EVBUS_SPOOL_HDR, 8);
             ngx_memcpy(&l16[0], p + NGX_EVBUS_SPOOL_HDR + 8, 4);
             ngx_memcpy(&vlen, p + NGX_EVBUS_SPOOL_HDR + 12, 4);
-            ngx_memcpy(&l16[2], p + NGX_EVBUS_SPOOL_HDR + 16, 8);
+            ngx_memcpy(&l16[2], p + NGX_EVBUS_SPOOL_HDR + 16, 10);
 
             msg.topic.len = l16[0];
             msg.key.len = l16[1];
@@ -958,10 +963,12 @@ ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f, ngx_uint_t *budget)
             msg.event_version.len = l16[3];
             msg.source_service.len = l16[4];
             msg.ingest_timestamp.len = l16[5];
+            msg.error_kind.len = l16[6];
 
             if (NGX_EVBUS_SPOOL_FIXED + msg.topic.len + msg.key.len
                 + msg.value.len + msg.event_type.len + msg.event_version.len
                 + msg.source_service.len + msg.ingest_timestamp.len
+                + msg.error_kind.len
                 != len)
             {
                 goto corrupt;
@@ -977,6 +984,8 @@ ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f, ngx_uint_t *budget)
                                       + msg.event_version.len;
             msg.ingest_timestamp.data = msg.source_service.data
                                         + msg.source_service.len;
+            msg.error_kind.data = msg.ingest_timestamp.data
+                                  + msg.ingest_timestamp.len;
 
             rc = ngx_evbus_kafka_produce(&msg, NULL, 0, &err);
 

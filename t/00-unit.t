@@ -11,4 +11,5 @@ use FindBin;
 
 chdir "$FindBin::Bin/.." or die "chdir: $!";
 
-exec 'scripts/unit.sh', 'build/unit' or die "exec scripts/unit.sh: $!";
+exec 'scripts/unit.sh', 'build/unit', 'event'
+    or die "exec scripts/unit.sh: $!";

@@ -318,6 +318,8 @@ same_result(const res_t *a, const res_t *b)
                            y->event_id, y->event_id_len)
             || !same_bytes(x->raw, x->raw_len, y->raw, y->raw_len)
             || x->event_version != y->event_version
+            || !same_str(x->error_kind, y->error_kind)
+            || x->raw_truncated != y->raw_truncated
             || x->generated_id != y->generated_id)
         {
             printf("#   event %zu differs\n", i);
@@ -729,8 +731,11 @@ test_limits(void)
     run(&r, JSON, (const unsigned char *) big, strlen(big));
     ok(event_is(&r, 0,
                 "event is larger than evbus_max_event_size (39 bytes)")
-       && r.ev[0].raw == NULL,
-       "max_event_size exceeded by one byte");
+       && r.ev[0].raw_truncated
+       && same_bytes(r.ev[0].raw, r.ev[0].raw_len, (const unsigned char *) big,
+                     39)
+       && same_str(r.ev[0].error_kind, "too_large"),
+       "max_event_size exceeded by one byte: the head is kept");
     done(&r);
 
     limits.max_event_size = 40;
@@ -1058,6 +1063,75 @@ test_uuid(void)
 
 
 /*
+ * yajl accepts these; the core must not produce them: every value it
+ * produces is valid UTF-8 JSON
+ */
+
+static void
+test_strict_text(void)
+{
+    size_t              i;
+    res_t               r;
+    static const char  *bad[] = {
+        "{\"event_type\":\"a\",\"s\":\"\\ud800\"}",
+        "{\"event_type\":\"a\",\"s\":\"\\uD800\\u0041\"}",
+        "{\"event_type\":\"a\",\"s\":\"\\udc00\"}",
+        "{\"event_type\":\"a\",\"s\":\"x\\ud83dy\"}",
+        "{\"event_type\":\"a\",\"\\ud800\":1}",
+        "{\"event_type\":\"a\",\"s\":\"\xc0\x80\"}",
+        "{\"event_type\":\"a\",\"s\":\"\xe0\x80\xaf\"}",
+        "{\"event_type\":\"a\",\"s\":\"\xed\xa0\x80\"}",
+        "{\"event_type\":\"a\",\"s\":\"\xf4\x90\x80\x80\"}",
+        "{\"event_type\":\"a\",\"s\":\"\xf0\x80\x80\xaf\"}",
+        "{\"event_type\":\"a\",\"s\":\"0123456789abcdef\xc1\xbf\"}",
+        NULL
+    };
+    static const char  *good[] = {
+        "{\"event_type\":\"a\",\"s\":\"\\ud83d\\ude00\\u00e9\\\\ud800\"}",
+        "{\"event_type\":\"a\",\"s\":\"\xf0\x9f\x98\x80\xc3\xa9\xef\xbf\xbf"
+        "\xf4\x8f\xbf\xbf\xe0\xa0\x80\xed\x9f\xbf\"}",
+        "{\"event_type\":\"a\",\"s\":\"\\u0000 nul \\\" \\/ \\b\"}",
+        NULL
+    };
+
+    for (i = 0; bad[i]; i++) {
+        run(&r, JSON, (const unsigned char *) bad[i], strlen(bad[i]));
+        ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 1 && r.ev[0].error != NULL
+           && (same_str(r.ev[0].error_kind, "invalid_utf8"))
+           && r.ev[0].raw != NULL,
+           "rejected as invalid_utf8: bad text %zu (%s)", i,
+           r.n && r.ev[0].error ? r.ev[0].error : "accepted");
+        done(&r);
+
+        check_splits(JSON, (const unsigned char *) bad[i], strlen(bad[i]),
+                     "bad text");
+    }
+
+    for (i = 0; good[i]; i++) {
+        run(&r, JSON, (const unsigned char *) good[i], strlen(good[i]));
+        ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 1 && r.ev[0].error == NULL,
+           "accepted: good text %zu", i);
+        done(&r);
+    }
+
+    /* NUL bytes, a BOM inside the body, garbage after the last event */
+
+    ok(body_error(JSON, S("{\"event_type\":\"a\",\"s\":\"a\0b\"}"),
+                  NGX_EVBUS_PARSE_BAD_BODY, NULL), "a raw NUL byte: 400");
+    ok(body_error(JSON, S("[{\"event_type\":\"a\"}]xyz"),
+                  NGX_EVBUS_PARSE_BAD_BODY, NULL), "trailing garbage: 400");
+
+    run(&r, NDJSON, S("{\"event_type\":\"a\"}\n\xef\xbb\xbf{\"event_type\":"
+                      "\"b\"}\n{\"event_type\":\"c\"}\ngarbage"));
+    ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 4 && r.ev[0].error == NULL
+       && same_str(r.ev[1].error_kind, "invalid_json")
+       && r.ev[2].error == NULL && same_str(r.ev[3].error_kind, "invalid_json"),
+       "NDJSON: a BOM inside and trailing garbage reject their lines");
+    done(&r);
+}
+
+
+/*
  * Bodies with random bytes changed, inserted or removed must give the
  * same result whole and cut in three at random places.
  */
@@ -1154,6 +1228,7 @@ main(void)
     test_splits();
     test_nomem();
     test_mutations();
+    test_strict_text();
     test_uuid();
 
     ok(nvalues > 0 && nbad_values == 0,

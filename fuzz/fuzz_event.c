@@ -1,0 +1,335 @@
+
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+/*
+ * libFuzzer target: arbitrary bytes through the event core (split,
+ * validate against conf-examples/schemas, enrich), fed in chunks.  The
+ * first input byte chooses the format, the chunk size and the schema
+ * options; the rest is the body.  Besides the sanitizers it checks that
+ * every produced value is valid JSON and valid UTF-8.
+ */
+
+#define PCRE2_CODE_UNIT_WIDTH  8
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcre2.h>
+#include <yajl/yajl_parse.h>
+
+#include "ngx_evbus_event.h"
+#include "ngx_evbus_schema.h"
+
+
+typedef struct block_s  block_t;
+
+struct block_s {
+    block_t                *next;
+    max_align_t             data[];
+};
+
+
+static block_t              *blocks;
+static ngx_evbus_schemas_t  *schemas;
+static ngx_evbus_uuid_gen_t  gen;
+
+
+static void *
+fuzz_alloc(void *ctx, size_t size)
+{
+    block_t  **list, *b;
+
+    list = ctx;
+
+    b = malloc(sizeof(block_t) + size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->next = *list;
+    *list = b;
+
+    return b->data;
+}
+
+
+static void
+fuzz_free(block_t **list)
+{
+    block_t  *b, *next;
+
+    for (b = *list; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+
+    *list = NULL;
+}
+
+
+static void *
+regex_compile(void *ctx, const unsigned char *pattern, size_t len, char *err,
+    size_t err_len)
+{
+    int          rc;
+    PCRE2_SIZE   off;
+    pcre2_code  *re;
+
+    (void) ctx;
+
+    re = pcre2_compile(pattern, len, PCRE2_UTF, &rc, &off, NULL);
+    if (re == NULL) {
+        pcre2_get_error_message(rc, (PCRE2_UCHAR *) err, err_len);
+    }
+
+    return re;
+}
+
+
+static int
+regex_match(void *ctx, void *regex, const unsigned char *s, size_t len)
+{
+    int                rc;
+    pcre2_match_data  *md;
+
+    (void) ctx;
+
+    md = pcre2_match_data_create_from_pattern(regex, NULL);
+    if (md == NULL) {
+        return -1;
+    }
+
+    rc = pcre2_match(regex, s, len, 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+
+    return rc >= 0 ? 1 : (rc == PCRE2_ERROR_NOMATCH ? 0 : -1);
+}
+
+
+static int
+valid_json(const unsigned char *s, size_t len)
+{
+    int          rc;
+    yajl_handle  h;
+
+    h = yajl_alloc(NULL, NULL, NULL);
+    rc = yajl_parse(h, s, len) == yajl_status_ok
+         && yajl_complete_parse(h) == yajl_status_ok;
+    yajl_free(h);
+
+    return rc;
+}
+
+
+/* strict UTF-8, and no unpaired surrogate escapes */
+
+static int
+valid_text(const unsigned char *s, size_t len)
+{
+    size_t    i, n, k;
+    unsigned  c, u, v;
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (c == '\\' && i + 1 < len) {
+            if (s[i + 1] != 'u') {
+                i++;
+                continue;
+            }
+
+            if (i + 6 > len || sscanf((const char *) s + i + 2, "%4x", &u) != 1)
+            {
+                return 0;
+            }
+
+            i += 5;
+
+            if (u >= 0xdc00 && u <= 0xdfff) {
+                return 0;
+            }
+
+            if (u >= 0xd800 && u <= 0xdbff) {
+                if (i + 7 > len || s[i + 1] != '\\' || s[i + 2] != 'u'
+                    || sscanf((const char *) s + i + 3, "%4x", &v) != 1
+                    || v < 0xdc00 || v > 0xdfff)
+                {
+                    return 0;
+                }
+
+                i += 6;
+            }
+
+            continue;
+        }
+
+        if (c < 0x80) {
+            continue;
+        }
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            u = c & 0x1f;
+
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            u = c & 0x0f;
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            u = c & 0x07;
+
+        } else {
+            return 0;
+        }
+
+        if (i + n >= len) {
+            return 0;
+        }
+
+        for (k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+
+            u = (u << 6) | (s[i + k] & 0x3f);
+        }
+
+        if ((n == 2 && (u < 0x800 || (u >= 0xd800 && u <= 0xdfff)))
+            || (n == 3 && (u < 0x10000 || u > 0x10ffff)))
+        {
+            return 0;
+        }
+
+        i += n;
+    }
+
+    return 1;
+}
+
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    char                    err[NGX_EVBUS_SCHEMA_ERR_LEN];
+    const char             *dir;
+    static block_t         *set_blocks;
+    ngx_evbus_schema_env_t  env;
+
+    (void) argc;
+    (void) argv;
+
+    dir = getenv("FUZZ_SCHEMAS");
+    if (dir == NULL) {
+        dir = "conf-examples/schemas";
+    }
+
+    env.alloc = fuzz_alloc;
+    env.alloc_ctx = &set_blocks;
+    env.regex_compile = regex_compile;
+    env.regex_match = regex_match;
+    env.regex_ctx = NULL;
+
+    schemas = ngx_evbus_schemas_create(&env);
+
+    if (schemas == NULL
+        || ngx_evbus_schemas_load(schemas, dir, err, sizeof(err)) != 0)
+    {
+        fprintf(stderr, "fuzz: cannot load schemas: %s\n", err);
+        abort();
+    }
+
+    return 0;
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                  rc, format;
+    size_t               i, n, chunk, off;
+    uint8_t              ctl;
+    unsigned char       *copy;
+    ngx_evbus_event_t   *ev;
+    ngx_evbus_limits_t   limits;
+    ngx_evbus_enrich_t   enrich;
+    ngx_evbus_parser_t  *p;
+
+    static const char  md[] = "\"ingest_timestamp\":\"2026-11-26T17:00:00Z\"";
+
+    if (size == 0) {
+        return 0;
+    }
+
+    ctl = data[0];
+    data++;
+    size--;
+
+    format = (ctl & 1) ? NGX_EVBUS_FORMAT_NDJSON : NGX_EVBUS_FORMAT_JSON;
+    chunk = ((ctl >> 1) & 7) ? (size_t) 1 << ((ctl >> 1) & 7) : size + 1;
+
+    limits.max_event_size = (ctl & 0x10) ? 256 : 32768;
+    limits.max_events = 64;
+    limits.max_depth = (ctl & 0x20) ? 4 : 32;
+
+    enrich.metadata = (const unsigned char *) md;
+    enrich.metadata_len = sizeof(md) - 1;
+    enrich.now_ms = 1764176400000LL;
+    enrich.uuid = &gen;
+
+    p = ngx_evbus_parser_create(format, &limits, &enrich, fuzz_alloc,
+                                &blocks);
+    if (p == NULL) {
+        abort();
+    }
+
+    rc = ngx_evbus_parser_set_schemas(p, (ctl & 0x40) ? NULL : schemas,
+                                      (ctl & 0x80) ? 1 : 0, ctl & 0x08);
+
+    for (off = 0; rc == NGX_EVBUS_PARSE_OK && off < size; off += n) {
+        n = size - off < chunk ? size - off : chunk;
+
+        /* each chunk from its own buffer, gone after the call */
+        copy = malloc(n);
+        memcpy(copy, data + off, n);
+        rc = ngx_evbus_parser_feed(p, copy, n);
+        free(copy);
+    }
+
+    if (rc == NGX_EVBUS_PARSE_OK) {
+        rc = ngx_evbus_parser_finish(p);
+    }
+
+    if (rc == NGX_EVBUS_PARSE_OK) {
+        ev = ngx_evbus_parser_events(p, &n);
+
+        for (i = 0; i < n; i++) {
+            if (ev[i].error == NULL
+                && (!valid_json(ev[i].value, ev[i].value_len)
+                    || !valid_text(ev[i].value, ev[i].value_len)))
+            {
+                fprintf(stderr, "fuzz: event %zu: invalid value: %.*s\n", i,
+                        (int) ev[i].value_len, ev[i].value);
+                abort();
+            }
+
+            if (ev[i].error != NULL
+                && (ev[i].error_kind == NULL || ev[i].error_pointer == NULL
+                    || ev[i].error_message == NULL))
+            {
+                fprintf(stderr, "fuzz: event %zu: error without kind\n", i);
+                abort();
+            }
+        }
+    }
+
+    ngx_evbus_parser_destroy(p);
+    fuzz_free(&blocks);
+
+    return 0;
+}
