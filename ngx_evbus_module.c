@@ -434,17 +434,22 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         prev->topic = conf->topic;
     }
 
-    if (conf->source_service_raw.data == NULL) {
-        if (prev->source_service_raw.data) {
-            conf->source_service_raw = prev->source_service_raw;
-            conf->source_service = prev->source_service;
-            return NGX_CONF_OK;
-        }
+    /* the http level's own conf is never merged: escape at every level */
 
-        conf->source_service_raw = cf->cycle->hostname;
+    if (conf->source_service_raw.data == NULL) {
+        conf->source_service_raw = prev->source_service_raw.data
+                                   ? prev->source_service_raw
+                                   : cf->cycle->hostname;
     }
 
     raw = &conf->source_service_raw;
+
+    if (prev->source_service.data
+        && prev->source_service_raw.data == raw->data)
+    {
+        conf->source_service = prev->source_service;
+        return NGX_CONF_OK;
+    }
 
     len = ngx_http_evbus_escape_json_len(raw->data, raw->len);
 

@@ -354,18 +354,46 @@ ngx_evbus_spool_close(ngx_evbus_spool_file_t *f, ngx_uint_t remove)
 }
 
 
-/* claims the spool files that no live process holds */
+/*
+ * Claims the oldest spool file that no live process holds.  One file at a
+ * time per worker, so that the workers share the replay of what earlier
+ * processes left; the next is claimed once this worker has replayed what
+ * it holds.
+ */
+
+typedef struct {
+    time_t                      mtime;
+    u_char                      name[NGX_MAX_PATH];
+} ngx_evbus_spool_candidate_t;
+
+
+static int ngx_libc_cdecl
+ngx_evbus_spool_cmp(const void *one, const void *two)
+{
+    const ngx_evbus_spool_candidate_t  *a = one, *b = two;
+
+    return (a->mtime > b->mtime) - (a->mtime < b->mtime);
+}
+
 
 static void
 ngx_evbus_spool_scan(void)
 {
-    DIR                     *dir;
-    u_char                   name[NGX_MAX_PATH];
-    size_t                   len;
-    struct dirent           *de;
-    ngx_evbus_spool_file_t  *f, **last, *p;
+    DIR                          *dir;
+    size_t                        len;
+    ngx_uint_t                    i, n;
+    struct dirent                *de;
+    ngx_file_info_t               fi;
+    ngx_evbus_spool_file_t       *f;
+    ngx_evbus_spool_candidate_t  *c;
+
+    static ngx_evbus_spool_candidate_t  cand[64];
 
     ngx_evbus_spool.scanned = ngx_current_msec;
+
+    if (ngx_evbus_spool.replay) {
+        return;
+    }
 
     dir = opendir((char *) ngx_evbus_spool.conf->path.data);
     if (dir == NULL) {
@@ -375,31 +403,45 @@ ngx_evbus_spool_scan(void)
         return;
     }
 
-    while ((de = readdir(dir)) != NULL) {
+    n = 0;
+
+    while (n < sizeof(cand) / sizeof(cand[0])
+           && (de = readdir(dir)) != NULL)
+    {
         len = ngx_strlen(de->d_name);
 
         if (len < 7 || ngx_strcmp(de->d_name + len - 6, ".spool") != 0) {
             continue;
         }
 
-        len = ngx_snprintf(name, sizeof(name) - 1, "%V/%s",
+        c = &cand[n];
+
+        len = ngx_snprintf(c->name, sizeof(c->name) - 1, "%V/%s",
                            &ngx_evbus_spool.conf->path, de->d_name)
-              - name;
-        name[len] = '\0';
+              - c->name;
+        c->name[len] = '\0';
 
-        for (p = ngx_evbus_spool.replay; p; p = p->next) {
-            if (ngx_strcmp(p->name, name) == 0) {
-                break;
-            }
-        }
-
-        if (p || (ngx_evbus_spool.active
-                  && ngx_strcmp(ngx_evbus_spool.active->name, name) == 0))
+        if (ngx_evbus_spool.active
+            && ngx_strcmp(ngx_evbus_spool.active->name, c->name) == 0)
         {
             continue;
         }
 
-        f = ngx_evbus_spool_open(name, len, 0);
+        if (ngx_file_info(c->name, &fi) == NGX_FILE_ERROR) {
+            continue;
+        }
+
+        c->mtime = ngx_file_mtime(&fi);
+        n++;
+    }
+
+    (void) closedir(dir);
+
+    ngx_qsort(cand, n, sizeof(ngx_evbus_spool_candidate_t),
+              ngx_evbus_spool_cmp);
+
+    for (i = 0; i < n; i++) {
+        f = ngx_evbus_spool_open(cand[i].name, ngx_strlen(cand[i].name), 0);
         if (f == NULL) {
             continue;
         }
@@ -414,21 +456,10 @@ ngx_evbus_spool_scan(void)
                       " process", f->name, f->size);
 
         ngx_evbus_spool.total += f->size;
+        ngx_evbus_spool.replay = f;
 
-        /* the oldest first: events are replayed in the order written */
-
-        for (last = &ngx_evbus_spool.replay;
-             *last && ((*last)->offset || (*last)->mtime <= f->mtime);
-             last = &(*last)->next)
-        {
-            /* void */
-        }
-
-        f->next = *last;
-        *last = f;
+        return;
     }
-
-    (void) closedir(dir);
 }
 
 
@@ -854,7 +885,10 @@ ngx_evbus_spool_tick(void)
         return 0;
     }
 
-    if (ngx_current_msec - ngx_evbus_spool.scanned >= NGX_EVBUS_SPOOL_SCAN) {
+    if (ngx_current_msec - ngx_evbus_spool.scanned >= NGX_EVBUS_SPOOL_SCAN
+        || (ngx_evbus_spool.replay == NULL
+            && ngx_current_msec - ngx_evbus_spool.scanned >= 100))
+    {
         ngx_evbus_spool_scan();
     }
 
