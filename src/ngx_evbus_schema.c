@@ -48,6 +48,13 @@
 #define NGX_EVBUS_ENUM_SHOWN      5
 #define NGX_EVBUS_TYPE_MAX        128
 
+/* keeps rare and long paths out of the per-token functions' registers */
+#if (defined __GNUC__)
+#define ngx_evbus_noinline        __attribute__((noinline))
+#else
+#define ngx_evbus_noinline
+#endif
+
 
 typedef struct ngx_evbus_snode_s  ngx_evbus_snode_t;
 
@@ -895,7 +902,7 @@ ngx_evbus_type_lookup(const ngx_evbus_schemas_t *set, const unsigned char *s,
 }
 
 
-static const ngx_evbus_sprop_t *
+ngx_evbus_noinline static const ngx_evbus_sprop_t *
 ngx_evbus_prop_lookup(const ngx_evbus_snode_t *n, const unsigned char *s,
     size_t len, size_t *index)
 {
@@ -1595,7 +1602,7 @@ ngx_evbus_validator_token(ngx_evbus_validator_t *v, int tok,
  * max_event_size, and no event's tape is larger than twice its text.
  */
 
-static int
+ngx_evbus_noinline static int
 ngx_evbus_record(ngx_evbus_validator_t *v, int tok, const unsigned char *s,
     size_t len)
 {
