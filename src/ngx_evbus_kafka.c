@@ -765,7 +765,10 @@ ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m, ngx_str_t *error_kind,
     msg->wait = wait;
     msg->index = index;
     msg->type_len = m->event_type.len;
-    ngx_memcpy(msg->type, m->event_type.data, m->event_type.len);
+
+    if (m->event_type.len) {
+        ngx_memcpy(msg->type, m->event_type.data, m->event_type.len);
+    }
 
     if (error_kind) {
         hdrs = rd_kafka_headers_new(4);

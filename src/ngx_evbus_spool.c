@@ -623,14 +623,23 @@ ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b, ngx_evbus_kafka_msg_t *msg)
 
 #undef ngx_evbus_put16
 
-    p = ngx_cpymem(p, msg->topic.data, msg->topic.len);
-    p = ngx_cpymem(p, msg->key.data, msg->key.len);
-    p = ngx_cpymem(p, msg->value.data, msg->value.len);
-    p = ngx_cpymem(p, msg->event_type.data, msg->event_type.len);
-    p = ngx_cpymem(p, msg->event_version.data, msg->event_version.len);
-    p = ngx_cpymem(p, msg->source_service.data, msg->source_service.len);
-    p = ngx_cpymem(p, msg->ingest_timestamp.data, msg->ingest_timestamp.len);
-    p = ngx_cpymem(p, msg->error_kind.data, msg->error_kind.len);
+    /* absent strings are { 0, NULL }: memcpy() must not see NULL */
+
+#define ngx_evbus_put(s)                                                      \
+    if ((s).len) {                                                            \
+        p = ngx_cpymem(p, (s).data, (s).len);                                 \
+    }
+
+    ngx_evbus_put(msg->topic);
+    ngx_evbus_put(msg->key);
+    ngx_evbus_put(msg->value);
+    ngx_evbus_put(msg->event_type);
+    ngx_evbus_put(msg->event_version);
+    ngx_evbus_put(msg->source_service);
+    ngx_evbus_put(msg->ingest_timestamp);
+    ngx_evbus_put(msg->error_kind);
+
+#undef ngx_evbus_put
 
     crc = ngx_crc32_long(body, len);
 
