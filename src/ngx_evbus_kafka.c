@@ -770,59 +770,52 @@ ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m, ngx_str_t *error_kind,
         ngx_memcpy(msg->type, m->event_type.data, m->event_type.len);
     }
 
-    if (error_kind) {
-        hdrs = rd_kafka_headers_new(4);
+    /* dead letters: error_kind instead of event_version */
 
+    hdrs = rd_kafka_headers_new(4);
+    if (hdrs == NULL) {
+        ngx_evbus_kafka_msg_free(msg);
+        *err = "out of memory";
+        return NGX_DECLINED;
+    }
+
+    if (error_kind) {
         (void) rd_kafka_header_add(hdrs, "error_kind", -1, error_kind->data,
                                    (ssize_t) error_kind->len);
+    }
 
-        if (m->event_type.len) {
-            (void) rd_kafka_header_add(hdrs, "event_type", -1,
-                                       m->event_type.data,
-                                       (ssize_t) m->event_type.len);
-        }
+    if (m->event_type.len) {
+        (void) rd_kafka_header_add(hdrs, "event_type", -1, m->event_type.data,
+                                   (ssize_t) m->event_type.len);
+    }
 
-        (void) rd_kafka_header_add(hdrs, "source_service", -1,
-                                   m->source_service.data,
-                                   (ssize_t) m->source_service.len);
-        (void) rd_kafka_header_add(hdrs, "ingest_timestamp", -1,
-                                   m->ingest_timestamp.data,
-                                   (ssize_t) m->ingest_timestamp.len);
+    if (error_kind == NULL) {
+        (void) rd_kafka_header_add(hdrs, "event_version", -1,
+                                   m->event_version.data,
+                                   (ssize_t) m->event_version.len);
+    }
 
-        /* on success the message owns the headers */
+    (void) rd_kafka_header_add(hdrs, "source_service", -1,
+                               m->source_service.data,
+                               (ssize_t) m->source_service.len);
+    (void) rd_kafka_header_add(hdrs, "ingest_timestamp", -1,
+                               m->ingest_timestamp.data,
+                               (ssize_t) m->ingest_timestamp.len);
 
-        rc = rd_kafka_producev(ngx_evbus_kafka.rk,
-                 RD_KAFKA_V_RKT(rkt),
-                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                 RD_KAFKA_V_VALUE(m->value.data, m->value.len),
-                 RD_KAFKA_V_KEY(m->key.data, m->key.len),
-                 RD_KAFKA_V_TIMESTAMP(m->timestamp),
-                 RD_KAFKA_V_HEADERS(hdrs),
-                 RD_KAFKA_V_OPAQUE(msg),
-                 RD_KAFKA_V_END);
+    rc = rd_kafka_producev(ngx_evbus_kafka.rk,
+                           RD_KAFKA_V_RKT(rkt),
+                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                           RD_KAFKA_V_VALUE(m->value.data, m->value.len),
+                           RD_KAFKA_V_KEY(m->key.data, m->key.len),
+                           RD_KAFKA_V_TIMESTAMP(m->timestamp),
+                           RD_KAFKA_V_HEADERS(hdrs),
+                           RD_KAFKA_V_OPAQUE(msg),
+                           RD_KAFKA_V_END);
 
-        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rd_kafka_headers_destroy(hdrs);
-        }
+    /* on success the message owns the headers */
 
-    } else {
-        rc = rd_kafka_producev(ngx_evbus_kafka.rk,
-                 RD_KAFKA_V_RKT(rkt),
-                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                 RD_KAFKA_V_VALUE(m->value.data, m->value.len),
-                 RD_KAFKA_V_KEY(m->key.data, m->key.len),
-                 RD_KAFKA_V_TIMESTAMP(m->timestamp),
-                 RD_KAFKA_V_HEADER("event_type", m->event_type.data,
-                                   (ssize_t) m->event_type.len),
-                 RD_KAFKA_V_HEADER("event_version", m->event_version.data,
-                                   (ssize_t) m->event_version.len),
-                 RD_KAFKA_V_HEADER("source_service", m->source_service.data,
-                                   (ssize_t) m->source_service.len),
-                 RD_KAFKA_V_HEADER("ingest_timestamp",
-                                   m->ingest_timestamp.data,
-                                   (ssize_t) m->ingest_timestamp.len),
-                 RD_KAFKA_V_OPAQUE(msg),
-                 RD_KAFKA_V_END);
+    if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(hdrs);
     }
 
     if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
