@@ -1250,7 +1250,7 @@ ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_evbus_kafka.fail_suppressed) {
-        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "evbus: %ui more delivery failures were not logged",
                       ngx_evbus_kafka.fail_suppressed);
     }
