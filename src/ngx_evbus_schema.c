@@ -64,6 +64,7 @@ typedef struct {
     size_t                      len;
     uint32_t                    hash;
     ngx_evbus_snode_t          *node;         /* NULL: any value */
+    size_t                      after;        /* declared next, or -1 */
 } ngx_evbus_sprop_t;
 
 
@@ -109,11 +110,13 @@ struct ngx_evbus_snode_s {
     size_t                      max_items;
 
     void                       *regex;
+    ngx_evbus_regex_simple_t   *simple;       /* NULL: match with regex */
     const char                 *pattern;
     int                         format;
 
     ngx_evbus_sprop_t          *props;
     size_t                      nprops;
+    size_t                      first;        /* declared first */
     uint32_t                   *slots;        /* index + 1, 0: free */
     size_t                      nslots;       /* a power of two */
     size_t                     *required;     /* indexes into props */
@@ -241,6 +244,8 @@ static char *ngx_evbus_sdup(ngx_evbus_schemas_t *set, const char *s,
     size_t len);
 
 static uint32_t ngx_evbus_hash(const unsigned char *s, size_t len);
+static int ngx_evbus_bytes_eq(const unsigned char *a, const unsigned char *b,
+    size_t len);
 static ngx_evbus_stype_t *ngx_evbus_type_lookup(
     const ngx_evbus_schemas_t *set, const unsigned char *s, size_t len);
 static const ngx_evbus_sprop_t *ngx_evbus_prop_lookup(
@@ -865,6 +870,59 @@ ngx_evbus_hash(const unsigned char *s, size_t len)
 }
 
 
+/*
+ * Equality of short byte strings (member names, constants) without a call
+ * to memcmp(): 8 bytes at a time, the last ones overlapping.
+ */
+
+static int
+ngx_evbus_bytes_eq(const unsigned char *a, const unsigned char *b,
+    size_t len)
+{
+    size_t    i;
+    uint32_t  x4, y4;
+    uint64_t  x, y;
+
+    if (len >= 8) {
+        for (i = 0; i + 8 < len; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+
+            if (x != y) {
+                return 0;
+            }
+        }
+
+        memcpy(&x, a + len - 8, 8);
+        memcpy(&y, b + len - 8, 8);
+
+        return x == y;
+    }
+
+    if (len >= 4) {
+        memcpy(&x4, a, 4);
+        memcpy(&y4, b, 4);
+
+        if (x4 != y4) {
+            return 0;
+        }
+
+        memcpy(&x4, a + len - 4, 4);
+        memcpy(&y4, b + len - 4, 4);
+
+        return x4 == y4;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (a[i] != b[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static ngx_evbus_stype_t *
 ngx_evbus_type_lookup(const ngx_evbus_schemas_t *set, const unsigned char *s,
     size_t len)
@@ -920,7 +978,9 @@ ngx_evbus_prop_lookup(const ngx_evbus_snode_t *n, const unsigned char *s,
     for (k = h & mask; n->slots[k]; k = (k + 1) & mask) {
         p = &n->props[n->slots[k] - 1];
 
-        if (p->hash == h && p->len == len && memcmp(p->name, s, len) == 0) {
+        if (p->hash == h && p->len == len
+            && ngx_evbus_bytes_eq(p->name, s, len))
+        {
             *index = n->slots[k] - 1;
             return p;
         }
@@ -1171,6 +1231,10 @@ ngx_evbus_compile_key(ngx_evbus_scomp_t *cc, ngx_evbus_snode_t *n,
                                     v->u.string, reason);
         }
 
+        n->simple = ngx_evbus_regex_simple((const unsigned char *) v->u.string,
+                                           strlen(v->u.string),
+                                           cc->set->env.alloc,
+                                           cc->set->env.alloc_ctx);
         return 0;
     }
 
@@ -1244,13 +1308,21 @@ ngx_evbus_compile_props(ngx_evbus_scomp_t *cc, ngx_evbus_snode_t *n,
 {
     int                 rc;
     char                seg[160];
-    size_t              i, saved;
+    size_t              i, saved, index, prev;
     ngx_evbus_snode_t  *child;
 
     if (!YAJL_IS_OBJECT(v)) {
         return ngx_evbus_cerror(cc, "keyword \"properties\" must be an"
                                 " object");
     }
+
+    /*
+     * The members are chained in the order "properties" declares them
+     * ("required" may have added some before): the validator expects
+     * them in that order.
+     */
+
+    prev = (size_t) -1;
 
     for (i = 0; i < v->u.object.len; i++) {
         snprintf(seg, sizeof(seg), "properties/%s", v->u.object.keys[i]);
@@ -1260,7 +1332,19 @@ ngx_evbus_compile_props(ngx_evbus_scomp_t *cc, ngx_evbus_snode_t *n,
 
         if (rc == 0) {
             rc = ngx_evbus_add_prop(cc, n, v->u.object.keys[i],
-                                    strlen(v->u.object.keys[i]), child, NULL);
+                                    strlen(v->u.object.keys[i]), child,
+                                    &index);
+        }
+
+        if (rc == 0) {
+            if (prev == (size_t) -1) {
+                n->first = index;
+
+            } else if (prev != index) {
+                n->props[prev].after = index;
+            }
+
+            prev = index;
         }
 
         cc->path_len = saved;
@@ -1372,6 +1456,7 @@ ngx_evbus_add_prop(ngx_evbus_scomp_t *cc, ngx_evbus_snode_t *n,
     p->len = len;
     p->hash = ngx_evbus_hash(p->name, len);
     p->node = node;
+    p->after = n->nprops + 1;
 
     if (index) {
         *index = n->nprops;
@@ -1790,7 +1875,7 @@ ngx_evbus_live(ngx_evbus_validator_t *v, int tok, const unsigned char *s,
 }
 
 
-static int
+ngx_evbus_noinline static int
 ngx_evbus_vkey(ngx_evbus_validator_t *v, const unsigned char *s, size_t len)
 {
     size_t                    i, index;
@@ -1813,7 +1898,7 @@ ngx_evbus_vkey(ngx_evbus_validator_t *v, const unsigned char *s, size_t len)
     if (index < f->node->nprops) {
         p = &f->node->props[index];
 
-        if (p->len != len || memcmp(p->name, s, len) != 0) {
+        if (p->len != len || !ngx_evbus_bytes_eq(p->name, s, len)) {
             p = NULL;
         }
     }
@@ -1823,7 +1908,7 @@ ngx_evbus_vkey(ngx_evbus_validator_t *v, const unsigned char *s, size_t len)
     }
 
     if (p) {
-        f->next = index + 1;
+        f->next = p->after;
 
         bits = &v->bits[f->bits + index / 32];
 
@@ -1866,7 +1951,7 @@ ngx_evbus_vkey(ngx_evbus_validator_t *v, const unsigned char *s, size_t len)
 }
 
 
-static int
+ngx_evbus_noinline static int
 ngx_evbus_vend(ngx_evbus_validator_t *v)
 {
     size_t                    i, index;
@@ -2090,6 +2175,8 @@ ngx_evbus_vpush(ngx_evbus_validator_t *v, const ngx_evbus_snode_t *n,
         return NGX_EVBUS_VALID_OK;
     }
 
+    f->next = n->first;
+
     words = (n->nprops + 31) / 32;
 
     if (v->nbits + words > v->bits_cap) {
@@ -2156,7 +2243,13 @@ ngx_evbus_vstring(ngx_evbus_validator_t *v, const ngx_evbus_snode_t *n,
     }
 
     if (n->regex) {
-        rc = v->set->env.regex_match(v->set->env.regex_ctx, n->regex, s, len);
+        if (n->simple) {
+            rc = ngx_evbus_regex_simple_match(n->simple, s, len);
+
+        } else {
+            rc = v->set->env.regex_match(v->set->env.regex_ctx, n->regex, s,
+                                         len);
+        }
 
         if (rc != 1) {
             (void) ngx_evbus_got(got, sizeof(got), NGX_EVBUS_TOK_STRING, s,
@@ -2233,7 +2326,7 @@ ngx_evbus_value_eq(const ngx_evbus_svalue_t *sv, int tok,
     switch (tok) {
 
     case NGX_EVBUS_TOK_STRING:
-        return sv->len == len && memcmp(sv->s, s, len) == 0;
+        return sv->len == len && ngx_evbus_bytes_eq(sv->s, s, len);
 
     case NGX_EVBUS_TOK_NUMBER:
         return sv->num == num;
@@ -2925,4 +3018,362 @@ ngx_evbus_fmt_hostname(const unsigned char *s, size_t len)
     }
 
     return 1;
+}
+
+
+/*
+ * The built-in matcher of simple anchored patterns: "^", then literal
+ * ASCII characters, "\d" and classes of ASCII characters, each once or
+ * with ?, *, +, {n}, {n,} or {n,m}, then "$".  Anything else is left to
+ * the regular expression engine.  A pattern is accepted only when a
+ * greedy scan without backtracking decides exactly what PCRE decides:
+ * the class of an atom with a variable count shares no character with
+ * the atoms that may follow it up to the next mandatory one.  "$"
+ * matches at the end or before a final "\n" (PCRE's default), and no
+ * class holds "\n" or a byte above 0x7f: a subject that matches is ASCII,
+ * hence valid UTF-8, so UTF mode changes nothing; one that is not valid
+ * UTF-8 fails here as PCRE fails on it.
+ */
+
+#define NGX_EVBUS_RE_ATOMS        32
+#define NGX_EVBUS_RE_COUNT_MAX    65535
+
+
+static int
+ngx_evbus_re_count(const unsigned char **pp, const unsigned char *end,
+    size_t *count)
+{
+    size_t                n;
+    const unsigned char  *p;
+
+    p = *pp;
+
+    if (p == end || *p < '0' || *p > '9') {
+        return -1;
+    }
+
+    for (n = 0; p < end && *p >= '0' && *p <= '9'; p++) {
+        n = n * 10 + (*p - '0');
+
+        if (n > NGX_EVBUS_RE_COUNT_MAX) {
+            return -1;
+        }
+    }
+
+    *pp = p;
+    *count = n;
+
+    return 0;
+}
+
+
+static void
+ngx_evbus_re_set(ngx_evbus_reatom_t *a, unsigned lo, unsigned hi)
+{
+    unsigned  c;
+
+    for (c = lo; c <= hi; c++) {
+        a->bits[c >> 6] |= (uint64_t) 1 << (c & 63);
+    }
+}
+
+
+/* a literal character, plain or escaped punctuation; -1: none */
+
+static int
+ngx_evbus_re_char(const unsigned char **pp, const unsigned char *end,
+    int in_class)
+{
+    unsigned              c;
+    const unsigned char  *p;
+
+    p = *pp;
+    c = *p;
+
+    if (c == '\\') {
+        if (p + 1 == end) {
+            return -1;
+        }
+
+        c = p[1];
+
+        if (c < 0x21 || c > 0x7e
+            || (c >= '0' && c <= '9')
+            || (c >= 'A' && c <= 'Z')
+            || (c >= 'a' && c <= 'z'))
+        {
+            return -1;
+        }
+
+        *pp = p + 2;
+        return (int) c;
+    }
+
+    if (c < 0x20 || c > 0x7e) {
+        return -1;
+    }
+
+    if (in_class) {
+        if (c == '[' || c == ']') {
+            return -1;
+        }
+
+    } else if (strchr("^$.[]|()?*+{}", (int) c) != NULL) {
+        return -1;
+    }
+
+    *pp = p + 1;
+    return (int) c;
+}
+
+
+static int
+ngx_evbus_re_class(const unsigned char **pp, const unsigned char *end,
+    ngx_evbus_reatom_t *a)
+{
+    int                   c, d;
+    const unsigned char  *p;
+
+    p = *pp + 1;
+
+    if (p < end && (*p == '^' || *p == ']')) {
+        return -1;
+    }
+
+    while (p < end && *p != ']') {
+
+        if (end - p >= 2 && p[0] == '\\' && p[1] == 'd') {
+            ngx_evbus_re_set(a, '0', '9');
+            p += 2;
+
+            if (p < end && *p == '-' && p + 1 < end && p[1] != ']') {
+                return -1;
+            }
+
+            continue;
+        }
+
+        c = ngx_evbus_re_char(&p, end, 1);
+        if (c < 0) {
+            return -1;
+        }
+
+        if (p < end && *p == '-' && p + 1 < end && p[1] != ']') {
+            p++;
+
+            d = ngx_evbus_re_char(&p, end, 1);
+            if (d < 0 || d < c) {
+                return -1;
+            }
+
+            ngx_evbus_re_set(a, (unsigned) c, (unsigned) d);
+
+            if (p < end && *p == '-' && p + 1 < end && p[1] != ']') {
+                return -1;
+            }
+
+            continue;
+        }
+
+        ngx_evbus_re_set(a, (unsigned) c, (unsigned) c);
+    }
+
+    if (p == end) {
+        return -1;
+    }
+
+    *pp = p + 1;
+
+    return 0;
+}
+
+
+ngx_evbus_regex_simple_t *
+ngx_evbus_regex_simple(const unsigned char *pattern, size_t len,
+    ngx_evbus_alloc_pt alloc, void *alloc_ctx)
+{
+    int                        c;
+    size_t                     i, j, n, min, max;
+    uint64_t                   follow[2];
+    const unsigned char       *p, *end;
+    ngx_evbus_reatom_t        *a, atoms[NGX_EVBUS_RE_ATOMS];
+    ngx_evbus_regex_simple_t  *re;
+
+    p = pattern;
+    end = pattern + len;
+
+    if (len < 2 || p[0] != '^' || end[-1] != '$') {
+        return NULL;
+    }
+
+    p++;
+    end--;
+
+    if (end > p && end[-1] == '\\') {
+        return NULL;
+    }
+
+    n = 0;
+
+    while (p < end) {
+        if (n == NGX_EVBUS_RE_ATOMS) {
+            return NULL;
+        }
+
+        a = &atoms[n++];
+        memset(a, 0, sizeof(ngx_evbus_reatom_t));
+
+        if (*p == '[') {
+            if (ngx_evbus_re_class(&p, end, a) != 0) {
+                return NULL;
+            }
+
+        } else if (end - p >= 2 && p[0] == '\\' && p[1] == 'd') {
+            ngx_evbus_re_set(a, '0', '9');
+            p += 2;
+
+        } else {
+            c = ngx_evbus_re_char(&p, end, 0);
+            if (c < 0) {
+                return NULL;
+            }
+
+            ngx_evbus_re_set(a, (unsigned) c, (unsigned) c);
+        }
+
+        min = 1;
+        max = 1;
+
+        if (p < end) {
+            switch (*p) {
+
+            case '?':
+                min = 0;
+                p++;
+                break;
+
+            case '*':
+                min = 0;
+                max = (size_t) -1;
+                p++;
+                break;
+
+            case '+':
+                max = (size_t) -1;
+                p++;
+                break;
+
+            case '{':
+                p++;
+
+                if (ngx_evbus_re_count(&p, end, &min) != 0) {
+                    return NULL;
+                }
+
+                max = min;
+
+                if (p < end && *p == ',') {
+                    p++;
+                    max = (size_t) -1;
+
+                    if (p < end && *p != '}'
+                        && ngx_evbus_re_count(&p, end, &max) != 0)
+                    {
+                        return NULL;
+                    }
+                }
+
+                if (p == end || *p != '}' || max < min) {
+                    return NULL;
+                }
+
+                p++;
+                break;
+            }
+
+            /* lazy, possessive, or a quantifier of a quantifier */
+
+            if (p < end && (*p == '?' || *p == '+' || *p == '*' || *p == '{'))
+            {
+                return NULL;
+            }
+        }
+
+        a->min = min;
+        a->max = max;
+    }
+
+    /* a variable count must not steal from what may follow it */
+
+    for (i = 0; i < n; i++) {
+        if (atoms[i].min == atoms[i].max) {
+            continue;
+        }
+
+        follow[0] = 0;
+        follow[1] = 0;
+
+        for (j = i + 1; j < n; j++) {
+            follow[0] |= atoms[j].bits[0];
+            follow[1] |= atoms[j].bits[1];
+
+            if (atoms[j].min > 0) {
+                break;
+            }
+        }
+
+        if ((follow[0] & atoms[i].bits[0]) || (follow[1] & atoms[i].bits[1])) {
+            return NULL;
+        }
+    }
+
+    re = alloc(alloc_ctx, sizeof(ngx_evbus_regex_simple_t)
+                          + n * sizeof(ngx_evbus_reatom_t));
+    if (re == NULL) {
+        return NULL;
+    }
+
+    re->natoms = n;
+    re->atoms = (ngx_evbus_reatom_t *) (re + 1);
+
+    if (n) {
+        memcpy(re->atoms, atoms, n * sizeof(ngx_evbus_reatom_t));
+    }
+
+    return re;
+}
+
+
+int
+ngx_evbus_regex_simple_match(const ngx_evbus_regex_simple_t *re,
+    const unsigned char *s, size_t len)
+{
+    unsigned                   c;
+    const unsigned char       *p, *start, *stop, *end;
+    const ngx_evbus_reatom_t  *a, *last;
+
+    p = s;
+    end = s + len;
+    last = re->atoms + re->natoms;
+
+    for (a = re->atoms; a < last; a++) {
+        start = p;
+        stop = ((size_t) (end - p) > a->max) ? p + a->max : end;
+
+        while (p < stop) {
+            c = *p;
+
+            if (!((a->bits[c >> 6] >> (c & 63)) & 1)) {
+                break;
+            }
+
+            p++;
+        }
+
+        if ((size_t) (p - start) < a->min) {
+            return 0;
+        }
+    }
+
+    return p == end || (p + 1 == end && *p == '\n');
 }

@@ -65,6 +65,20 @@ typedef struct ngx_evbus_schema_s     ngx_evbus_schema_t;
 typedef struct ngx_evbus_validator_s  ngx_evbus_validator_t;
 
 
+/* the built-in matcher of simple anchored patterns like "^[A-Z]{3}$" */
+typedef struct {
+    uint64_t                    bits[4];      /* the class, ASCII only */
+    size_t                      min;
+    size_t                      max;
+} ngx_evbus_reatom_t;
+
+
+typedef struct {
+    ngx_evbus_reatom_t         *atoms;
+    size_t                      natoms;
+} ngx_evbus_regex_simple_t;
+
+
 typedef struct {
     const char                 *kind;       /* "schema", "duplicate_key" */
     const char                 *keyword;    /* "type", "required", ... */
@@ -107,6 +121,17 @@ const ngx_evbus_schema_t *ngx_evbus_schemas_find(
     int *known, int *single);
 
 int64_t ngx_evbus_schema_version(const ngx_evbus_schema_t *schema);
+
+/*
+ * A pattern in the subset the built-in matcher decides exactly as PCRE2 in
+ * UTF mode (the schema compiler uses it when it can), or NULL: not in the
+ * subset, or out of memory.  The match returns 1 or 0.
+ */
+ngx_evbus_regex_simple_t *ngx_evbus_regex_simple(
+    const unsigned char *pattern, size_t len, ngx_evbus_alloc_pt alloc,
+    void *alloc_ctx);
+int ngx_evbus_regex_simple_match(const ngx_evbus_regex_simple_t *re,
+    const unsigned char *s, size_t len);
 
 
 /*
