@@ -379,10 +379,15 @@ sub start {
         return 0;
     }
 
+    # every worker up, with its title set: tests compare worker pids
+    my ($want) = _read("$self->{dir}/nginx.conf")
+        =~ /^\s*worker_processes\s+(\d+)\s*;/m;
+    $want ||= 1;
+
     my $deadline = time() + 10;
     while (time() < $deadline) {
         last if $self->master_pid && _port_open($self->{port})
-            && $self->worker_pids;
+            && $self->worker_pids >= $want;
         sleep 0.05;
     }
     unless ($self->master_pid && _port_open($self->{port})) {
