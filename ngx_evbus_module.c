@@ -238,6 +238,9 @@ ngx_module_t  ngx_http_evbus_module = {
 };
 
 
+static ngx_str_t  ngx_http_evbus_request_id = ngx_string("request_id");
+
+
 static ngx_http_variable_t  ngx_http_evbus_vars[] = {
 
     { ngx_string("evbus_event_type"), NULL,
@@ -642,6 +645,12 @@ ngx_http_evbus_init(ngx_conf_t *cf)
 
     if (emcf->locations.nelts == 0) {
         return NGX_OK;
+    }
+
+    emcf->request_id_index = ngx_http_get_variable_index(cf,
+                                                   &ngx_http_evbus_request_id);
+    if (emcf->request_id_index == NGX_ERROR) {
+        return NGX_ERROR;
     }
 
     if (emcf->brokers.data == NULL) {

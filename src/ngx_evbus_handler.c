@@ -26,8 +26,8 @@ static ngx_int_t ngx_http_evbus_content_type(ngx_http_request_t *r);
 static void ngx_http_evbus_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_evbus_process(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx);
-static ngx_int_t ngx_http_evbus_feed(ngx_http_request_t *r,
-    ngx_evbus_parser_t *parser, ngx_int_t *status);
+static int ngx_http_evbus_feed(ngx_http_request_t *r,
+    ngx_evbus_parser_t *parser);
 static ngx_int_t ngx_http_evbus_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
 static void ngx_http_evbus_produce(ngx_http_request_t *r,
@@ -50,7 +50,6 @@ static void *ngx_http_evbus_alloc(void *ctx, size_t size);
 
 static ngx_evbus_uuid_gen_t  ngx_http_evbus_uuid;
 
-static ngx_str_t  ngx_http_evbus_request_id = ngx_string("request_id");
 
 
 ngx_int_t
@@ -187,7 +186,6 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
     u_char                     *error;
     size_t                      i, n;
     int64_t                     now;
-    ngx_int_t                   status;
     ngx_str_t                   timestamp, metadata;
     ngx_time_t                 *tp;
     ngx_evbus_event_t          *events;
@@ -238,30 +236,13 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    status = NGX_OK;
+    rc = ngx_http_evbus_feed(r, parser);
 
-    if (ngx_http_evbus_feed(r, parser, &status) == NGX_OK) {
+    if (rc == NGX_EVBUS_PARSE_OK) {
         rc = ngx_evbus_parser_finish(parser);
-
-        switch (rc) {
-
-        case NGX_EVBUS_PARSE_OK:
-            break;
-
-        case NGX_EVBUS_PARSE_TOO_MANY:
-            status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-            break;
-
-        case NGX_EVBUS_PARSE_BAD_BODY:
-            status = NGX_HTTP_BAD_REQUEST;
-            break;
-
-        default:
-            status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
     }
 
-    if (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+    if (rc == NGX_EVBUS_PARSE_TOO_MANY) {
         error = ngx_pnalloc(r->pool, 80 + NGX_INT_T_LEN);
         if (error == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -270,17 +251,17 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
         (void) ngx_sprintf(error, "more than %ui events in one request"
                            " (evbus_max_events)%Z", elcf->max_events);
 
-        return ngx_http_evbus_respond(r, status, NULL, 0, (char *) error,
-                                      NULL, 0);
+        return ngx_http_evbus_respond(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                      NULL, 0, (char *) error, NULL, 0);
     }
 
-    if (status == NGX_HTTP_BAD_REQUEST) {
-        return ngx_http_evbus_respond(r, status, NULL, 0,
+    if (rc == NGX_EVBUS_PARSE_BAD_BODY) {
+        return ngx_http_evbus_respond(r, NGX_HTTP_BAD_REQUEST, NULL, 0,
                                       ngx_evbus_parser_error(parser), NULL, 0);
     }
 
-    if (status != NGX_OK) {
-        return status;
+    if (rc != NGX_EVBUS_PARSE_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     events = ngx_evbus_parser_events(parser, &n);
@@ -535,9 +516,7 @@ ngx_http_evbus_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 
     if (timedout) {
         ngx_evbus_stats_add(NGX_EVBUS_STAT_ACK_TIMEOUTS, 1);
-    }
 
-    if (timedout) {
         status = NGX_HTTP_GATEWAY_TIME_OUT;
         error = "timed out waiting for Kafka: the outcome of some events"
                 " is unknown, they may or may not arrive";
@@ -565,9 +544,8 @@ ngx_http_evbus_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 }
 
 
-static ngx_int_t
-ngx_http_evbus_feed(ngx_http_request_t *r, ngx_evbus_parser_t *parser,
-    ngx_int_t *status)
+static int
+ngx_http_evbus_feed(ngx_http_request_t *r, ngx_evbus_parser_t *parser)
 {
     int           rc;
     off_t         offset;
@@ -578,10 +556,9 @@ ngx_http_evbus_feed(ngx_http_request_t *r, ngx_evbus_parser_t *parser,
     ngx_chain_t  *cl;
 
     if (r->request_body == NULL) {
-        return NGX_OK;
+        return NGX_EVBUS_PARSE_OK;
     }
 
-    rc = NGX_EVBUS_PARSE_OK;
     chunk = NULL;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
@@ -590,7 +567,7 @@ ngx_http_evbus_feed(ngx_http_request_t *r, ngx_evbus_parser_t *parser,
         if (!b->in_file) {
             rc = ngx_evbus_parser_feed(parser, b->pos, b->last - b->pos);
             if (rc != NGX_EVBUS_PARSE_OK) {
-                goto failed;
+                return rc;
             }
 
             continue;
@@ -601,8 +578,7 @@ ngx_http_evbus_feed(ngx_http_request_t *r, ngx_evbus_parser_t *parser,
         if (chunk == NULL) {
             chunk = ngx_pnalloc(r->pool, NGX_EVBUS_FILE_CHUNK);
             if (chunk == NULL) {
-                *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-                return NGX_ERROR;
+                return NGX_EVBUS_PARSE_NOMEM;
             }
         }
 
@@ -616,36 +592,17 @@ ngx_http_evbus_feed(ngx_http_request_t *r, ngx_evbus_parser_t *parser,
                 ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                               "evbus: cannot read the request body from"
                               " \"%V\"", &b->file->name);
-                *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-                return NGX_ERROR;
+                return NGX_EVBUS_PARSE_NOMEM;
             }
 
             rc = ngx_evbus_parser_feed(parser, chunk, n);
             if (rc != NGX_EVBUS_PARSE_OK) {
-                goto failed;
+                return rc;
             }
         }
     }
 
-    return NGX_OK;
-
-failed:
-
-    switch (rc) {
-
-    case NGX_EVBUS_PARSE_TOO_MANY:
-        *status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-        break;
-
-    case NGX_EVBUS_PARSE_BAD_BODY:
-        *status = NGX_HTTP_BAD_REQUEST;
-        break;
-
-    default:
-        *status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_ERROR;
+    return NGX_EVBUS_PARSE_OK;
 }
 
 
@@ -658,12 +615,13 @@ static ngx_int_t
 ngx_http_evbus_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md)
 {
-    u_char                     *p;
-    size_t                      len;
-    ngx_tm_t                    tm;
-    ngx_str_t                  *ip, *ua;
-    ngx_time_t                 *tp;
-    ngx_http_variable_value_t  *id;
+    u_char                      *p;
+    size_t                       len;
+    ngx_tm_t                     tm;
+    ngx_str_t                   *ip, *ua;
+    ngx_time_t                  *tp;
+    ngx_http_variable_value_t   *id;
+    ngx_http_evbus_main_conf_t  *emcf;
 
     ngx_str_t  null = ngx_string("null");
 
@@ -685,9 +643,9 @@ ngx_http_evbus_metadata(ngx_http_request_t *r,
     ip = &r->connection->addr_text;
     ua = r->headers_in.user_agent ? &r->headers_in.user_agent->value : &null;
 
-    id = ngx_http_get_variable(r, &ngx_http_evbus_request_id,
-                               ngx_hash_key(ngx_http_evbus_request_id.data,
-                                            ngx_http_evbus_request_id.len));
+    emcf = ngx_http_get_module_main_conf(r, ngx_http_evbus_module);
+
+    id = ngx_http_get_indexed_variable(r, emcf->request_id_index);
     if (id == NULL || id->not_found) {
         return NGX_ERROR;
     }

@@ -33,6 +33,7 @@ typedef struct {
     ngx_uint_t                  topic_cache;
     ngx_array_t                *schema_sets;    /* loaded, by path */
     ngx_flag_t                  status;
+    ngx_int_t                   request_id_index;
 
     void                       *kafka_conf;     /* rd_kafka_conf_t, checked */
     ngx_uint_t                  properties_line;
