@@ -25,51 +25,12 @@
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_schema.h"
 
-
-typedef struct block_s  block_t;
-
-struct block_s {
-    block_t                *next;
-    max_align_t             data[];
-};
+#include "support.h"
 
 
-static block_t              *blocks;
+static evbus_pool_t          pool;
 static ngx_evbus_schemas_t  *schemas;
 static ngx_evbus_uuid_gen_t  gen;
-
-
-static void *
-fuzz_alloc(void *ctx, size_t size)
-{
-    block_t  **list, *b;
-
-    list = ctx;
-
-    b = malloc(sizeof(block_t) + size);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    b->next = *list;
-    *list = b;
-
-    return b->data;
-}
-
-
-static void
-fuzz_free(block_t **list)
-{
-    block_t  *b, *next;
-
-    for (b = *list; b; b = next) {
-        next = b->next;
-        free(b);
-    }
-
-    *list = NULL;
-}
 
 
 static void *
@@ -88,41 +49,6 @@ regex_compile(void *ctx, const unsigned char *pattern, size_t len, char *err,
     }
 
     return re;
-}
-
-
-static int
-regex_match(void *ctx, void *regex, const unsigned char *s, size_t len)
-{
-    int                rc;
-    pcre2_match_data  *md;
-
-    (void) ctx;
-
-    md = pcre2_match_data_create_from_pattern(regex, NULL);
-    if (md == NULL) {
-        return -1;
-    }
-
-    rc = pcre2_match(regex, s, len, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-
-    return rc >= 0 ? 1 : (rc == PCRE2_ERROR_NOMATCH ? 0 : -1);
-}
-
-
-static int
-valid_json(const unsigned char *s, size_t len)
-{
-    int          rc;
-    yajl_handle  h;
-
-    h = yajl_alloc(NULL, NULL, NULL);
-    rc = yajl_parse(h, s, len) == yajl_status_ok
-         && yajl_complete_parse(h) == yajl_status_ok;
-    yajl_free(h);
-
-    return rc;
 }
 
 
@@ -218,7 +144,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char                    err[NGX_EVBUS_SCHEMA_ERR_LEN];
     const char             *dir;
-    static block_t         *set_blocks;
+    static evbus_pool_t     set_pool;
     ngx_evbus_schema_env_t  env;
 
     (void) argc;
@@ -229,10 +155,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         dir = "conf-examples/schemas";
     }
 
-    env.alloc = fuzz_alloc;
-    env.alloc_ctx = &set_blocks;
+    env.alloc = evbus_pool_alloc;
+    env.alloc_ctx = &set_pool;
     env.regex_compile = regex_compile;
-    env.regex_match = regex_match;
+    env.regex_match = evbus_regex_match;
     env.regex_ctx = NULL;
 
     schemas = ngx_evbus_schemas_create(&env);
@@ -282,8 +208,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enrich.now_ms = 1764176400000LL;
     enrich.uuid = &gen;
 
-    p = ngx_evbus_parser_create(format, &limits, &enrich, fuzz_alloc,
-                                &blocks);
+    p = ngx_evbus_parser_create(format, &limits, &enrich, evbus_pool_alloc,
+                                &pool);
     if (p == NULL) {
         abort();
     }
@@ -310,7 +236,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         for (i = 0; i < n; i++) {
             if (ev[i].error == NULL
-                && (!valid_json(ev[i].value, ev[i].value_len)
+                && (!evbus_valid_json(ev[i].value, ev[i].value_len)
                     || !valid_text(ev[i].value, ev[i].value_len)))
             {
                 fprintf(stderr, "fuzz: event %zu: invalid value: %.*s\n", i,
@@ -329,7 +255,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     ngx_evbus_parser_destroy(p);
-    fuzz_free(&blocks);
+    evbus_pool_free(&pool);
 
     return 0;
 }

@@ -20,6 +20,8 @@
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_uuid.h"
 
+#include "support.h"
+
 
 #define MD    "\"ingest_timestamp\":\"2026-11-26T17:00:00.000Z\"," \
               "\"source_service\":\"svc\""
@@ -32,22 +34,8 @@
 #define S(s)  (const unsigned char *) (s), sizeof(s) - 1
 
 
-typedef struct block_s  block_t;
-
-struct block_s {
-    block_t            *next;
-    max_align_t         data[];
-};
-
-
 typedef struct {
-    block_t            *blocks;
-    long                fail_after;   /* -1: never */
-} pool_t;
-
-
-typedef struct {
-    pool_t              pool;
+    evbus_pool_t        pool;
     int                 rc;
     const char         *error;
     ngx_evbus_event_t  *ev;
@@ -92,63 +80,6 @@ diag_str(const char *what, const unsigned char *s, size_t len)
 }
 
 
-static void *
-pool_alloc(void *ctx, size_t size)
-{
-    block_t  *b;
-    pool_t   *pool;
-
-    pool = ctx;
-
-    if (pool->fail_after == 0) {
-        return NULL;
-    }
-
-    if (pool->fail_after > 0) {
-        pool->fail_after--;
-    }
-
-    b = malloc(sizeof(block_t) + size);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    b->next = pool->blocks;
-    pool->blocks = b;
-
-    return b->data;
-}
-
-
-static void
-pool_free(pool_t *pool)
-{
-    block_t  *b, *next;
-
-    for (b = pool->blocks; b; b = next) {
-        next = b->next;
-        free(b);
-    }
-
-    pool->blocks = NULL;
-}
-
-
-static int
-valid_json(const unsigned char *s, size_t len)
-{
-    int          rc;
-    yajl_handle  h;
-
-    h = yajl_alloc(NULL, NULL, NULL);
-    rc = yajl_parse(h, s, len) == yajl_status_ok
-         && yajl_complete_parse(h) == yajl_status_ok;
-    yajl_free(h);
-
-    return rc;
-}
-
-
 static void
 reset_gen(void)
 {
@@ -174,10 +105,10 @@ run_cuts(res_t *r, int format, const unsigned char *body, size_t len,
     ngx_evbus_parser_t  *p;
 
     memset(r, 0, sizeof(res_t));
-    r->pool.fail_after = fail_after;
+    r->pool.fail_at = fail_after + 1;
     reset_gen();
 
-    p = ngx_evbus_parser_create(format, &limits, &enrich, pool_alloc,
+    p = ngx_evbus_parser_create(format, &limits, &enrich, evbus_pool_alloc,
                                 &r->pool);
     if (p == NULL) {
         r->rc = NGX_EVBUS_PARSE_NOMEM;
@@ -218,7 +149,7 @@ run_cuts(res_t *r, int format, const unsigned char *body, size_t len,
 
         nvalues++;
 
-        if (!valid_json(r->ev[i].value, r->ev[i].value_len)) {
+        if (!evbus_valid_json(r->ev[i].value, r->ev[i].value_len)) {
             nbad_values++;
             diag_str("not JSON", r->ev[i].value, r->ev[i].value_len);
         }
@@ -236,7 +167,7 @@ run(res_t *r, int format, const unsigned char *body, size_t len)
 static void
 done(res_t *r)
 {
-    pool_free(&r->pool);
+    evbus_pool_free(&r->pool);
 }
 
 
@@ -496,11 +427,10 @@ test_single(void)
 
     enrich.metadata_len = 0;
     memset(&r, 0, sizeof(res_t));
-    r.pool.fail_after = -1;
     {
         ngx_evbus_parser_t  *p;
 
-        p = ngx_evbus_parser_create(JSON, &limits, &enrich, pool_alloc,
+        p = ngx_evbus_parser_create(JSON, &limits, &enrich, evbus_pool_alloc,
                                     &r.pool);
         r.rc = ngx_evbus_parser_feed(p, S("{\"event_type\":\"a\",\"event_id\""
                                           ":\"b\" }"));

@@ -26,6 +26,8 @@
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_schema.h"
 
+#include "support.h"
+
 
 #define JSON    NGX_EVBUS_FORMAT_JSON
 #define NDJSON  NGX_EVBUS_FORMAT_NDJSON
@@ -33,21 +35,8 @@
 #define MD    "\"ingest_timestamp\":\"2026-11-26T17:00:00.000Z\""
 
 
-typedef struct block_s  block_t;
-
-struct block_s {
-    block_t            *next;
-    max_align_t         data[];
-};
-
-
 typedef struct {
-    block_t            *blocks;
-} pool_t;
-
-
-typedef struct {
-    pool_t              pool;
+    evbus_pool_t              pool;
     int                 rc;
     ngx_evbus_event_t  *ev;
     size_t              n;
@@ -83,69 +72,11 @@ ok(int cond, const char *fmt, ...)
 }
 
 
-static void *
-pool_alloc(void *ctx, size_t size)
-{
-    block_t  *b;
-    pool_t   *pool;
-
-    pool = ctx;
-
-    b = malloc(sizeof(block_t) + size);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    b->next = pool->blocks;
-    pool->blocks = b;
-
-    return b->data;
-}
-
-
-static void
-pool_free(pool_t *pool)
-{
-    block_t  *b, *next;
-
-    for (b = pool->blocks; b; b = next) {
-        next = b->next;
-        free(b);
-    }
-
-    pool->blocks = NULL;
-}
-
-
-static int
-regex_match(void *ctx, void *regex, const unsigned char *s, size_t len)
-{
-    int                rc;
-    pcre2_match_data  *md;
-
-    (void) ctx;
-
-    md = pcre2_match_data_create_from_pattern(regex, NULL);
-    if (md == NULL) {
-        return -1;
-    }
-
-    rc = pcre2_match(regex, s, len, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-
-    if (rc >= 0) {
-        return 1;
-    }
-
-    return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
-}
-
-
 /* the sets made by a test, with their patterns */
 
 typedef struct {
     ngx_evbus_schemas_t  *set;
-    pool_t                pool;
+    evbus_pool_t                pool;
     pcre2_code           *res[64];
     size_t                nres;
 } tset_t;
@@ -186,10 +117,10 @@ tset_init(tset_t *t)
 
     memset(t, 0, sizeof(tset_t));
 
-    e.alloc = pool_alloc;
+    e.alloc = evbus_pool_alloc;
     e.alloc_ctx = &t->pool;
     e.regex_compile = tset_regex_compile;
-    e.regex_match = regex_match;
+    e.regex_match = evbus_regex_match;
     e.regex_ctx = t;
 
     t->set = ngx_evbus_schemas_create(&e);
@@ -205,7 +136,7 @@ tset_free(tset_t *t)
         pcre2_code_free(t->res[i]);
     }
 
-    pool_free(&t->pool);
+    evbus_pool_free(&t->pool);
 }
 
 
@@ -217,21 +148,6 @@ tset_add(tset_t *t, const char *type, int64_t version, const char *json,
                                  strlen(type), version,
                                  (const unsigned char *) json, strlen(json),
                                  "test.json", err, err_len);
-}
-
-
-static int
-valid_json(const unsigned char *s, size_t len)
-{
-    int          rc;
-    yajl_handle  h;
-
-    h = yajl_alloc(NULL, NULL, NULL);
-    rc = yajl_parse(h, s, len) == yajl_status_ok
-         && yajl_complete_parse(h) == yajl_status_ok;
-    yajl_free(h);
-
-    return rc;
 }
 
 
@@ -255,7 +171,7 @@ run_cuts(res_t *r, const ngx_evbus_schemas_t *set, int format,
 
     len = strlen(body);
 
-    p = ngx_evbus_parser_create(format, &limits, &enrich, pool_alloc,
+    p = ngx_evbus_parser_create(format, &limits, &enrich, evbus_pool_alloc,
                                 &r->pool);
     if (p == NULL) {
         r->rc = NGX_EVBUS_PARSE_NOMEM;
@@ -287,7 +203,7 @@ run_cuts(res_t *r, const ngx_evbus_schemas_t *set, int format,
 
     for (i = 0; r->rc == NGX_EVBUS_PARSE_OK && i < r->n; i++) {
         if (r->ev[i].error == NULL
-            && !valid_json(r->ev[i].value, r->ev[i].value_len))
+            && !evbus_valid_json(r->ev[i].value, r->ev[i].value_len))
         {
             printf("#   not JSON: %.*s\n", (int) r->ev[i].value_len,
                    r->ev[i].value);
@@ -346,7 +262,7 @@ check(const char *schema, const char *event, const char *want)
                want ? want : "(null)");
     }
 
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
     tset_free(&t);
 
     return good;
@@ -592,13 +508,13 @@ test_error_fields(void)
        && same_str(r.ev[0].error, "/price: expected number, got string")
        && r.ev[0].raw != NULL,
        "schema error: kind, pointer, message, keyword, raw");
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
 
     run(&r, t.set, JSON, "{\"event_type\":\"t\",\"event_id\":5}");
     ok(r.n == 1 && same_str(r.ev[0].error_kind, "event_id")
        && same_str(r.ev[0].error_pointer, "/event_id"),
        "core error: kind event_id and its pointer");
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
 
     /* bounded: a long pointer and a long value are cut */
 
@@ -609,7 +525,7 @@ test_error_fields(void)
        && strstr(r.ev[0].error, "...\"") != NULL,
        "a long value is cut in the message: %s",
        r.n ? r.ev[0].error : "");
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
 
     tset_free(&t);
 }
@@ -650,7 +566,7 @@ test_versions(void)
        && same_str(r.ev[4].error,
                    "/total: expected a required property, got none"),
        "event_version picks the schema wherever it comes");
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
 
     /* no version: the latest, stamped into metadata */
 
@@ -662,7 +578,7 @@ test_versions(void)
           != NULL
        && same_str(r.ev[1].error, "/total: expected integer, got number"),
        "no event_version: the latest version, in metadata");
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
 
     /* the default version, and a type without it gets its latest */
 
@@ -676,7 +592,7 @@ test_versions(void)
        && r.ev[2].error == NULL && r.ev[2].event_version == 4,
        "evbus_schema_default_version");
     default_version = 0;
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
 
     /* unknown versions */
 
@@ -690,7 +606,7 @@ test_versions(void)
                    "no schema for event_type \"one\" version 5")
        && r.ev[2].error == NULL && r.ev[2].event_version == 4,
        "unknown versions are rejected, also when they come late");
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
 
     /* unknown types */
 
@@ -700,7 +616,7 @@ test_versions(void)
        && same_str(r.ev[0].error_kind, "unknown_type")
        && same_str(r.ev[0].error_pointer, "/event_type"),
        "unknown type rejected");
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
 
     unknown_accept = 1;
     run(&r, t.set, JSON, "[{\"event_type\":\"zz\",\"event_version\":2},"
@@ -710,7 +626,7 @@ test_versions(void)
        && r.ev[1].event_version == 1 && r.ev[2].error != NULL,
        "unknown types accepted, known ones still validated");
     unknown_accept = 0;
-    pool_free(&r.pool);
+    evbus_pool_free(&r.pool);
 
     tset_free(&t);
 }
@@ -822,7 +738,7 @@ test_examples(void)
             printf("#   differs when cut at %zu\n", cut);
         }
 
-        pool_free(&part.pool);
+        evbus_pool_free(&part.pool);
     }
 
     ok(good, "validation: same result cut in two anywhere");
@@ -835,11 +751,11 @@ test_examples(void)
 
     run_cuts(&part, set, JSON, body, cuts, len);
     ok(same_events(&whole, &part), "validation: same result byte by byte");
-    pool_free(&part.pool);
+    evbus_pool_free(&part.pool);
     free(cuts);
 
     default_version = 0;
-    pool_free(&whole.pool);
+    evbus_pool_free(&whole.pool);
 
     /* NDJSON, a broken line between valid ones */
 
@@ -855,7 +771,7 @@ test_examples(void)
        && same_str(whole.ev[2].error_pointer, "/to_plan")
        && same_str(whole.ev[2].error_keyword, "enum"),
        "NDJSON with schemas");
-    pool_free(&whole.pool);
+    evbus_pool_free(&whole.pool);
 
     tset_free(&t);
 }
@@ -1060,7 +976,7 @@ test_many_types(void)
         run(&r, t.set, JSON, ev);
         good = (r.n == 2 && r.ev[0].error == NULL && r.ev[1].error != NULL
                 && r.ev[0].event_version == (int64_t) (1 + i % 3));
-        pool_free(&r.pool);
+        evbus_pool_free(&r.pool);
     }
 
     ok(good, "500 types: each event finds its own schema");
@@ -1148,7 +1064,7 @@ test_fuzz_regressions(void)
                 good = 0;
             }
 
-            pool_free(&r.pool);
+            evbus_pool_free(&r.pool);
         }
 
         closedir(d);
@@ -1282,19 +1198,19 @@ test_regex_simple(void)
     pcre2_match_data          *md;
     unsigned char              buf[128], example[128];
     ngx_evbus_regex_simple_t  *re;
-    pool_t                     pool;
+    evbus_pool_t                     pool;
 
-    memset(&pool, 0, sizeof(pool_t));
+    memset(&pool, 0, sizeof(evbus_pool_t));
 
     for (i = 0; refused[i]; i++) {
         re = ngx_evbus_regex_simple((const unsigned char *) refused[i],
-                                    strlen(refused[i]), pool_alloc, &pool);
+                                    strlen(refused[i]), evbus_pool_alloc, &pool);
         ok(re == NULL, "simple pattern: %s left to PCRE2", refused[i]);
     }
 
     for (i = 0; simple[i]; i++) {
         re = ngx_evbus_regex_simple((const unsigned char *) simple[i],
-                                    strlen(simple[i]), pool_alloc, &pool);
+                                    strlen(simple[i]), evbus_pool_alloc, &pool);
         if (re == NULL) {
             ok(0, "simple pattern: %s accepted", simple[i]);
             continue;
@@ -1348,7 +1264,7 @@ test_regex_simple(void)
         pcre2_code_free(code);
     }
 
-    pool_free(&pool);
+    evbus_pool_free(&pool);
 }
 
 

@@ -1,0 +1,120 @@
+
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+#ifndef _NGX_EVBUS_TEST_SUPPORT_H_INCLUDED_
+#define _NGX_EVBUS_TEST_SUPPORT_H_INCLUDED_
+
+
+/*
+ * What the unit tests and the fuzzer share: a pool like nginx's (nothing is
+ * freed before the pool) that can be told to fail, a yajl check that a
+ * produced value is valid JSON, and the PCRE2 match callback of the
+ * schemas.  Included once per program; everything is static, and a
+ * program need not use all of it.
+ */
+
+#define EVBUS_TEST_FN  static __attribute__((unused))
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH  8
+#endif
+
+#include <pcre2.h>
+#include <yajl/yajl_parse.h>
+
+
+typedef struct evbus_block_s  evbus_block_t;
+
+struct evbus_block_s {
+    evbus_block_t      *next;
+    max_align_t         data[];
+};
+
+
+typedef struct {
+    evbus_block_t      *blocks;
+    long                count;
+    long                fail_at;    /* 0: never; n: the n-th and later fail */
+} evbus_pool_t;
+
+
+EVBUS_TEST_FN void *
+evbus_pool_alloc(void *ctx, size_t size)
+{
+    evbus_pool_t   *pool;
+    evbus_block_t  *b;
+
+    pool = ctx;
+
+    if (pool->fail_at && ++pool->count >= pool->fail_at) {
+        return NULL;
+    }
+
+    b = malloc(sizeof(evbus_block_t) + size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->next = pool->blocks;
+    pool->blocks = b;
+
+    return b->data;
+}
+
+
+EVBUS_TEST_FN void
+evbus_pool_free(evbus_pool_t *pool)
+{
+    evbus_block_t  *b, *next;
+
+    for (b = pool->blocks; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+
+    pool->blocks = NULL;
+}
+
+
+EVBUS_TEST_FN int
+evbus_valid_json(const unsigned char *s, size_t len)
+{
+    int          rc;
+    yajl_handle  h;
+
+    h = yajl_alloc(NULL, NULL, NULL);
+    rc = yajl_parse(h, s, len) == yajl_status_ok
+         && yajl_complete_parse(h) == yajl_status_ok;
+    yajl_free(h);
+
+    return rc;
+}
+
+
+EVBUS_TEST_FN int
+evbus_regex_match(void *ctx, void *regex, const unsigned char *s, size_t len)
+{
+    int                rc;
+    pcre2_match_data  *md;
+
+    (void) ctx;
+
+    md = pcre2_match_data_create_from_pattern(regex, NULL);
+    if (md == NULL) {
+        return -1;
+    }
+
+    rc = pcre2_match(regex, s, len, 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+
+    return rc >= 0 ? 1 : (rc == PCRE2_ERROR_NOMATCH ? 0 : -1);
+}
+
+
+#endif /* _NGX_EVBUS_TEST_SUPPORT_H_INCLUDED_ */
