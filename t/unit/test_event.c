@@ -851,7 +851,8 @@ test_ndjson(void)
     done(&r);
 
     run(&r, NDJSON, S("{\"event_type\":\"a\""));
-    ok(r.n == 1 && event_is(&r, 0, "invalid JSON: line is not a complete JSON value"),
+    ok(r.n == 1
+       && event_is(&r, 0, "invalid JSON: line is not a complete JSON value"),
        "NDJSON: body ends inside a value");
     done(&r);
 }

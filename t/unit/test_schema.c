@@ -1204,7 +1204,8 @@ test_regex_simple(void)
 
     for (i = 0; refused[i]; i++) {
         re = ngx_evbus_regex_simple((const unsigned char *) refused[i],
-                                    strlen(refused[i]), evbus_pool_alloc, &pool);
+                                    strlen(refused[i]), evbus_pool_alloc,
+                                    &pool);
         ok(re == NULL, "simple pattern: %s left to PCRE2", refused[i]);
     }
 
