@@ -9,7 +9,7 @@
 
 
 /*
- * What the unit tests and the fuzzer share: a pool like nginx's (nothing is
+ * What the unit tests and the fuzzer share: TAP output, a pool like nginx's (nothing is
  * freed before the pool) that can be told to fail, a yajl check that a
  * produced value is valid JSON, and the PCRE2 match callback of the
  * schemas.  Included once per program; everything is static, and a
@@ -18,7 +18,9 @@
 
 #define EVBUS_TEST_FN  static __attribute__((unused))
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #ifndef PCRE2_CODE_UNIT_WIDTH
@@ -27,6 +29,32 @@
 
 #include <pcre2.h>
 #include <yajl/yajl_parse.h>
+
+
+/* TAP: each check prints "ok N - name" or "not ok N - name" */
+
+static __attribute__((unused)) int  ntests;
+static __attribute__((unused)) int  nfailed;
+
+
+EVBUS_TEST_FN void
+ok(int cond, const char *fmt, ...)
+{
+    va_list  args;
+
+    ntests++;
+
+    if (!cond) {
+        nfailed++;
+        printf("not ");
+    }
+
+    printf("ok %d - ", ntests);
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+    printf("\n");
+}
 
 
 typedef struct evbus_block_s  evbus_block_t;

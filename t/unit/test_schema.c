@@ -43,33 +43,11 @@ typedef struct {
 } res_t;
 
 
-static int                   ntests;
-static int                   nfailed;
 static ngx_evbus_limits_t    limits = { 32768, 1000, 32 };
 static ngx_evbus_uuid_gen_t  gen;
 static ngx_evbus_enrich_t    enrich;
 static int64_t               default_version;
 static int                   unknown_accept;
-
-
-static void
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    ntests++;
-
-    if (!cond) {
-        nfailed++;
-        printf("not ");
-    }
-
-    printf("ok %d - ", ntests);
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-}
 
 
 /* the sets made by a test, with their patterns */
