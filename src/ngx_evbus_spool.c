@@ -300,8 +300,14 @@ ngx_evbus_spool_open(u_char *name, size_t len, ngx_uint_t create)
               0600);
 
     if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_evbus_spool.log, ngx_errno,
-                      "evbus: open(\"%s\") failed", f->name);
+
+        /* another worker may have replayed and removed it since readdir() */
+
+        if (create || ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_evbus_spool.log, ngx_errno,
+                          "evbus: open(\"%s\") failed", f->name);
+        }
+
         ngx_free(f);
         return NULL;
     }
@@ -322,6 +328,14 @@ ngx_evbus_spool_open(u_char *name, size_t len, ngx_uint_t create)
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, ngx_evbus_spool.log, ngx_errno,
                       "evbus: fstat(\"%s\") failed", f->name);
+        (void) close(fd);
+        ngx_free(f);
+        return NULL;
+    }
+
+    /* replayed and removed by its owner between our open() and flock() */
+
+    if (fi.st_nlink == 0) {
         (void) close(fd);
         ngx_free(f);
         return NULL;
