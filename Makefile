@@ -1,4 +1,7 @@
 # ngx_evbus: build, run, test, bench.  See README.md.
+#
+# Every target a README command names installs the Debian packages it
+# needs first (scripts/deps.sh, a no-op when they are there).
 
 SHELL        := /bin/bash
 NGX_SRC      ?= /usr/share/nginx/src
@@ -10,8 +13,25 @@ export KAFKA_PORT
 
 SOURCES := config ngx_evbus_module.c $(wildcard src/*.c src/*.h)
 
+# The event core: the sources without nginx types that the unit tests
+# (t/unit/test_*.c), the fuzz targets (fuzz/fuzz_*.c) and the core bench
+# (t/unit/bench_core.c) are linked with, and the libraries they need.  A
+# new core file is one line here; scripts/unit.sh, scripts/fuzz.sh and
+# scripts/bench-core.sh get the list from the environment (or, run alone,
+# from `make -s core-sources`).
+CORE_SRCS := \
+    src/ngx_evbus_event.c \
+    src/ngx_evbus_schema.c \
+    src/ngx_evbus_uuid.c
+
+CORE_LIBS := -lyajl -lpcre2-8
+
+export EVBUS_CORE_SRCS := $(strip $(CORE_SRCS))
+export EVBUS_CORE_LIBS := $(strip $(CORE_LIBS))
+
 .PHONY: all module deps kafka-fetch kafka-start kafka-stop run stop test \
-        test-asan unit bench clean
+        test-asan test-cluster unit fuzz bench bench-core clean \
+        core-sources core-libs
 
 all: module
 
@@ -26,47 +46,64 @@ $(MODULE): $(SOURCES)
 	    "$(EVBUS_LD_OPT)" "$(MODULE)"
 
 kafka-fetch:
+	@scripts/deps.sh test
 	@scripts/kafka.sh fetch
 
 kafka-start:
+	@scripts/deps.sh test
 	@scripts/kafka.sh start
 
 kafka-stop:
 	@scripts/kafka.sh stop
 
+# a broker (the one answering on KAFKA_PORT, or one started here), nginx
+# with the quick start's configuration, one event posted and read back
 run: module
+	@scripts/deps.sh run
 	@scripts/run.sh start
 
 stop:
 	@scripts/run.sh stop
 
+# the event core's unit tests under ASan/UBSan (make test runs them too,
+# once, as t/00-unit.t)
 unit:
 	@scripts/deps.sh build
 	@scripts/unit.sh "$(BUILD)/unit"
 
-test: module unit
+test: module
 	@scripts/deps.sh test
 	@scripts/test.sh
 
-test-asan: unit
+test-asan:
 	@scripts/deps.sh test
 	@scripts/test-asan.sh
+
+# three-broker Kafka fault tests (slow; see docs/faults.md)
+test-cluster: module
+	@scripts/deps.sh test
+	@scripts/test-cluster.sh
+
+# libFuzzer over the event core: every fuzz/fuzz_*.c, its regression
+# inputs first, then FUZZ_TIME seconds in all (default 60)
+fuzz:
+	@scripts/deps.sh fuzz
+	@scripts/fuzz.sh
 
 bench: module
 	@scripts/deps.sh bench
 	@scripts/bench.sh
 
+# instruction counts of the event core alone (callgrind)
+bench-core:
+	@scripts/deps.sh bench-core
+	@scripts/bench-core.sh "$(BUILD)/bench-core"
+
+core-sources:
+	@echo $(EVBUS_CORE_SRCS)
+
+core-libs:
+	@echo $(EVBUS_CORE_LIBS)
+
 clean:
 	rm -rf $(BUILD)
-
-# three-broker Kafka fault tests (slow; see docs/faults.md)
-.PHONY: test-cluster
-test-cluster: module
-	@scripts/deps.sh test
-	@scripts/test-cluster.sh
-
-# libFuzzer over the event core and schemas, FUZZ_TIME seconds (default 60)
-.PHONY: fuzz
-fuzz:
-	@scripts/deps.sh build
-	@scripts/fuzz.sh

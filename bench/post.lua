@@ -1,4 +1,4 @@
--- wrk script for scripts/bench.sh: POSTs analytics events as JSON.
+-- wrk script for the bench (scripts/bench/): POSTs analytics events as JSON.
 --
 --   wrk ... -s bench/post.lua http://127.0.0.1:PORT/evbus -- MODE TAG [N] [SIZE] [KIND]
 --
@@ -19,7 +19,7 @@
 --                   {sku, quantity 1..9, price}), padded through the skus
 --                   (at most 64 bytes each, so more items when SIZE grows)
 --
--- done() prints one machine-readable line that bench.sh parses:
+-- done() prints one machine-readable line that scripts/bench/lib.sh parses:
 --   BENCHRESULT key=value ...
 -- with wrk's own summary (requests, duration, latency percentiles, socket
 -- errors) and this script's counters summed over threads: requests sent,

@@ -5,6 +5,7 @@
 # schemas and JIT-compiled patterns, under callgrind; not part of make test.
 # usage: bench-core.sh [dir [batches]]; CFLAGS as nginx builds (-O) unless
 # BENCH_CFLAGS says otherwise.
+# The core's sources and libraries: the Makefile's CORE_SRCS and CORE_LIBS.
 
 set -e
 
@@ -14,10 +15,11 @@ batches=${2:-20}
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 
+srcs=${EVBUS_CORE_SRCS:-$(make -s --no-print-directory core-sources)}
+libs=${EVBUS_CORE_LIBS:-$(make -s --no-print-directory core-libs)}
+
 ${CC:-gcc} -Wall -Wextra -Werror -g ${BENCH_CFLAGS:--O} \
-    -I src src/ngx_evbus_event.c src/ngx_evbus_schema.c \
-    src/ngx_evbus_uuid.c t/unit/bench_core.c \
-    -lyajl -lpcre2-8 -o "$out/bench_core"
+    -I src -I t/unit $srcs t/unit/bench_core.c $libs -o "$out/bench_core"
 
 "$out/bench_core" noschema 2000
 "$out/bench_core" schema 2000

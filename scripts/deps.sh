@@ -1,20 +1,28 @@
 #!/bin/bash
-# Installs the Debian packages a target needs, only when some are missing.
+# Installs the Debian packages a make target needs, only when some are
+# missing: build (make, make unit), run (make run: a broker needs java and
+# maven, the demo kcat, curl and perl), test (make test, test-asan,
+# test-cluster), bench, bench-core, fuzz, all.
 set -euo pipefail
 
 build="gcc make nginx nginx-dev librdkafka-dev libyajl-dev libxxhash-dev
        libpcre2-dev zlib1g-dev libssl-dev binutils"
-test="kcat curl perl libjson-pp-perl xxhash openjdk-17-jre-headless maven"
-bench="wrk kcat curl"
+run="kcat curl perl libjson-pp-perl openjdk-17-jre-headless maven"
+test="xxhash"
+bench="wrk"
+core="valgrind"
 fuzz="clang libclang-rt-14-dev"
 
 case "${1:-build}" in
     build) want=$build ;;
-    test)  want="$build $test" ;;
-    bench) want="$build $test $bench" ;;
+    run)   want="$build $run" ;;
+    test)  want="$build $run $test" ;;
+    bench) want="$build $run $bench" ;;
+    bench-core) want="$build $core" ;;
     fuzz)  want="$build $fuzz" ;;
-    all)   want="$build $test $bench $fuzz" ;;
-    *)     echo "usage: $0 build|test|bench|fuzz|all" >&2; exit 2 ;;
+    all)   want="$build $run $test $bench $core $fuzz" ;;
+    *)     echo "usage: $0 build|run|test|bench|bench-core|fuzz|all" >&2
+           exit 2 ;;
 esac
 
 missing=

@@ -2,9 +2,15 @@
 # make run / make stop: a local broker plus nginx with the module, from
 # conf-examples/quickstart.conf, everything under run/ (git-ignored).
 #
-#   scripts/run.sh start   start Kafka and nginx, post an event, read it back
-#   scripts/run.sh stop    stop nginx and Kafka (idempotent)
+#   scripts/run.sh start   start Kafka and nginx, post an event, read it back;
+#                          exits non-zero when the event does not come back
+#   scripts/run.sh stop    stop nginx, and Kafka if start started it
+#                          (idempotent)
 #   scripts/run.sh status
+#
+# A broker already answering on $EVBUS_BROKERS (127.0.0.1:$KAFKA_PORT) is
+# used as it is and left running by stop; otherwise start runs one with
+# scripts/kafka.sh and notes it in run/kafka.started for stop.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,6 +18,7 @@ RUN=$REPO/run
 CONF_SRC=${EVBUS_CONF:-$REPO/conf-examples/quickstart.conf}
 CONF=$RUN/nginx.conf
 PIDFILE=$RUN/nginx.pid
+KAFKA_MINE=$RUN/kafka.started
 NGINX=${NGINX:-/usr/sbin/nginx}
 MODULE=${EVBUS_MODULE:-$REPO/build/ngx_http_evbus_module.so}
 KAFKA_PORT=${KAFKA_PORT:-9092}
@@ -31,6 +38,10 @@ nginx_pid() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '^nginx: master' \
         || return 1
     echo "$pid"
+}
+
+kafka_answers() {
+    timeout 10 kcat -b "$BROKERS" -L -m 3 2>/dev/null | grep -q '^ *broker .* at'
 }
 
 port_busy() {
@@ -87,7 +98,7 @@ demo() {
     echo
     echo "\$ curl -sS -i -H 'Content-Type: application/json' --data '$body' http://$HTTP/events"
     curl -sS -i --max-time 10 -H 'Content-Type: application/json' \
-        --data "$body" "http://$HTTP/events" || say "POST failed"
+        --data "$body" "http://$HTTP/events" || die "POST failed"
     echo
     echo
     echo "\$ kcat -b $BROKERS -C -t $TOPIC -o -1 -e -J   # looking for event_id $id"
@@ -97,20 +108,33 @@ demo() {
         [ -n "$found" ] && break
         sleep 0.5
     done
-    if [ -n "$found" ]; then
-        pretty <<<"$found"
+    [ -n "$found" ] || die "event $id not found in topic $TOPIC after 20 s" \
+                           "(see $RUN/error.log)"
+    pretty <<<"$found"
+}
+
+start_kafka() {
+    command -v kcat >/dev/null || die "kcat not found; run scripts/deps.sh run"
+    if [ -f "$KAFKA_MINE" ] && "$REPO/scripts/kafka.sh" pid >/dev/null; then
+        "$REPO/scripts/kafka.sh" start
+    elif kafka_answers; then
+        say "using the Kafka broker answering on $BROKERS (make stop leaves it)"
+        rm -f "$KAFKA_MINE"
     else
-        say "event $id not found in topic $TOPIC after 20 s (see $RUN/error.log)"
+        "$REPO/scripts/kafka.sh" start
+        mkdir -p "$RUN"
+        echo "$KAFKA_PORT" >"$KAFKA_MINE"
     fi
 }
 
 cmd_start() {
-    "$REPO/scripts/kafka.sh" start
+    start_kafka
     start_nginx
     demo
     echo
     say "nginx: http://$HTTP/events (logs in $RUN/), Kafka: $BROKERS, topic $TOPIC"
-    say "stop both with: make stop"
+    if [ -f "$KAFKA_MINE" ]; then say "stop both with: make stop"
+    else say "stop nginx with: make stop (the broker is not ours to stop)"; fi
 }
 
 cmd_stop() {
@@ -130,14 +154,25 @@ cmd_stop() {
     else
         say "nginx not running"
     fi
-    "$REPO/scripts/kafka.sh" stop
+    if [ -f "$KAFKA_MINE" ]; then
+        "$REPO/scripts/kafka.sh" stop
+        rm -f "$KAFKA_MINE"
+    else
+        say "Kafka: not started by make run, left as it is"
+    fi
 }
 
 cmd_status() {
     local pid rc=0
     if pid=$(nginx_pid); then say "nginx running (pid $pid) on http://$HTTP"
     else say "nginx not running"; rc=1; fi
-    "$REPO/scripts/kafka.sh" status || rc=1
+    if [ -f "$KAFKA_MINE" ]; then
+        "$REPO/scripts/kafka.sh" status || rc=1
+    elif kafka_answers; then
+        say "Kafka answering on $BROKERS (not started by make run)"
+    else
+        say "Kafka not answering on $BROKERS"; rc=1
+    fi
     return $rc
 }
 
