@@ -16,6 +16,8 @@ mkdir -p "$out"
 
 ${CC:-gcc} -Wall -Wextra -Werror -g ${BENCH_CFLAGS:--O} \
     -I src src/ngx_evbus_event.c src/ngx_evbus_schema.c \
+    src/ngx_evbus_schema_compile.c src/ngx_evbus_validate.c \
+    src/ngx_evbus_format.c src/ngx_evbus_regex.c \
     src/ngx_evbus_uuid.c t/unit/bench_core.c \
     -lyajl -lpcre2-8 -o "$out/bench_core"
 

@@ -1,9 +1,10 @@
 #!/bin/sh
 
-# Builds the unit tests of the event core and of the schemas with ASan and
-# UBSan into the given directory, runs them and prints their TAP.
-# usage: unit.sh [dir [event|schema]]; without a name both run, one after
-# the other, and the exit status says whether both passed.
+# Builds the unit tests of the event core, of the schemas, of the simple
+# pattern matcher and of the format checkers with ASan and UBSan into the
+# given directory, runs them and prints their TAP.
+# usage: unit.sh [dir [event|schema|regex|format]]; without a name all
+# run, one after the other, and the exit status says whether all passed.
 
 set -e
 
@@ -17,6 +18,8 @@ build() {
     ${CC:-gcc} -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
         -fsanitize=address,undefined -fno-sanitize-recover=all \
         -I src src/ngx_evbus_event.c src/ngx_evbus_schema.c \
+        src/ngx_evbus_schema_compile.c src/ngx_evbus_validate.c \
+        src/ngx_evbus_format.c src/ngx_evbus_regex.c \
         src/ngx_evbus_uuid.c "t/unit/test_$1.c" \
         -lyajl -lpcre2-8 -o "$out/test_$1"
 }
@@ -31,8 +34,12 @@ fi
 
 build event
 build schema
+build regex
+build format
 
 rc=0
 "$out/test_event" || rc=1
 "$out/test_schema" || rc=1
+"$out/test_regex" || rc=1
+"$out/test_format" || rc=1
 exit $rc
