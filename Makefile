@@ -22,6 +22,10 @@ SOURCES := config ngx_evbus_module.c $(wildcard src/*.c src/*.h)
 CORE_SRCS := \
     src/ngx_evbus_event.c \
     src/ngx_evbus_schema.c \
+    src/ngx_evbus_schema_compile.c \
+    src/ngx_evbus_validate.c \
+    src/ngx_evbus_format.c \
+    src/ngx_evbus_regex.c \
     src/ngx_evbus_uuid.c
 
 CORE_LIBS := -lyajl -lpcre2-8

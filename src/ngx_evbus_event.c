@@ -230,6 +230,25 @@ static const char  *ngx_evbus_duplicate[] = {
 };
 
 
+const uint32_t  ngx_evbus_name_chars[8] = {
+    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+
+                /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
+    0x03ff6000, /* 0000 0011 1111 1111  0110 0000 0000 0000 */
+
+                /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
+    0x87fffffe, /* 1000 0111 1111 1111  1111 1111 1111 1110 */
+
+                /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
+    0x07fffffe, /* 0000 0111 1111 1111  1111 1111 1111 1110 */
+
+    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+    0x00000000  /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+};
+
+
 ngx_evbus_parser_t *
 ngx_evbus_parser_create(int format, const ngx_evbus_limits_t *limits,
     const ngx_evbus_enrich_t *enrich, ngx_evbus_alloc_pt alloc,
@@ -1372,8 +1391,9 @@ ngx_evbus_md_reserved(const unsigned char *s, size_t len)
 static const char *
 ngx_evbus_check_type(const unsigned char *s, size_t len)
 {
-    size_t         i;
-    unsigned char  c;
+    if (ngx_evbus_type_valid(s, len)) {
+        return NULL;
+    }
 
     if (len == 0) {
         return "event_type is empty";
@@ -1383,19 +1403,26 @@ ngx_evbus_check_type(const unsigned char *s, size_t len)
         return "event_type is longer than 128 bytes";
     }
 
-    for (i = 0; i < len; i++) {
-        c = s[i];
+    return "event_type may only contain A-Z a-z 0-9 _ . -";
+}
 
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')
-        {
-            continue;
-        }
 
-        return "event_type may only contain A-Z a-z 0-9 _ . -";
+int
+ngx_evbus_type_valid(const unsigned char *s, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > NGX_EVBUS_EVENT_TYPE_MAX) {
+        return 0;
     }
 
-    return NULL;
+    for (i = 0; i < len; i++) {
+        if (!ngx_evbus_name_char(s[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -143,5 +143,20 @@ const char *ngx_evbus_parser_error(ngx_evbus_parser_t *p);
 /* frees what was not taken from the allocator (the yajl handle) */
 void ngx_evbus_parser_destroy(ngx_evbus_parser_t *p);
 
+/*
+ * The event_type rule, for events and for schema directories: 1 to
+ * NGX_EVBUS_EVENT_TYPE_MAX bytes of A-Z a-z 0-9 _ . -
+ */
+int ngx_evbus_type_valid(const unsigned char *s, size_t len);
+
+/*
+ * Those characters, a bit for each byte as in nginx's escape maps;
+ * Kafka topic names are made of the same ones
+ */
+extern const uint32_t  ngx_evbus_name_chars[8];
+
+#define ngx_evbus_name_char(c)                                                \
+    (ngx_evbus_name_chars[(c) >> 5] & (1U << ((c) & 0x1f)))
+
 
 #endif /* _NGX_EVBUS_EVENT_H_INCLUDED_ */

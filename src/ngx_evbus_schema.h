@@ -13,7 +13,9 @@
  * compiling a subset of JSON Schema 2020-12, finding a schema by type and
  * version in O(1), and a validator driven token by token from the event
  * core's own streaming yajl pass.  Like the core, it knows nothing of
- * nginx: memory and regular expressions come from the caller.
+ * nginx: memory and regular expressions come from the caller.  The set
+ * and the loader are in ngx_evbus_schema.c, the compiler in
+ * ngx_evbus_schema_compile.c, the validator in ngx_evbus_validate.c.
  */
 
 #include <stddef.h>
@@ -65,20 +67,6 @@ typedef struct ngx_evbus_schema_s     ngx_evbus_schema_t;
 typedef struct ngx_evbus_validator_s  ngx_evbus_validator_t;
 
 
-/* the built-in matcher of simple anchored patterns like "^[A-Z]{3}$" */
-typedef struct {
-    uint64_t                    bits[4];      /* the class, ASCII only */
-    size_t                      min;
-    size_t                      max;
-} ngx_evbus_reatom_t;
-
-
-typedef struct {
-    ngx_evbus_reatom_t         *atoms;
-    size_t                      natoms;
-} ngx_evbus_regex_simple_t;
-
-
 typedef struct {
     const char                 *kind;       /* "schema", "duplicate_key" */
     const char                 *keyword;    /* "type", "required", ... */
@@ -121,18 +109,6 @@ const ngx_evbus_schema_t *ngx_evbus_schemas_find(
     int *known, int *single);
 
 int64_t ngx_evbus_schema_version(const ngx_evbus_schema_t *schema);
-
-/*
- * A pattern in the subset the built-in matcher decides exactly as PCRE2 in
- * UTF mode (the schema compiler uses it when it can), or NULL: not in the
- * subset, or out of memory.  The match returns 1 or 0.
- */
-ngx_evbus_regex_simple_t *ngx_evbus_regex_simple(
-    const unsigned char *pattern, size_t len, ngx_evbus_alloc_pt alloc,
-    void *alloc_ctx);
-int ngx_evbus_regex_simple_match(const ngx_evbus_regex_simple_t *re,
-    const unsigned char *s, size_t len);
-
 
 /*
  * The validator of one request: reset for every event, fed every token of

@@ -1121,9 +1121,43 @@ test_mutations(void)
 }
 
 
+/* the one event_type rule, byte by byte, as the README states it */
+
+static void
+test_type_valid(void)
+{
+    int            good, want;
+    size_t         c;
+    unsigned char  s[130];
+
+    good = 1;
+
+    for (c = 0; c < 256; c++) {
+        s[0] = (unsigned char) c;
+        want = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+               || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+
+        if (ngx_evbus_type_valid(s, 1) != want
+            || (ngx_evbus_name_char(c) != 0) != want)
+        {
+            printf("#   byte 0x%02zx\n", c);
+            good = 0;
+        }
+    }
+
+    ok(good, "event_type: A-Z a-z 0-9 _ . - and no other byte");
+
+    memset(s, 'a', sizeof(s));
+
+    ok(!ngx_evbus_type_valid(s, 0) && ngx_evbus_type_valid(s, 128)
+       && !ngx_evbus_type_valid(s, 129), "event_type: 1 to 128 bytes");
+}
+
+
 int
 main(void)
 {
+    test_type_valid();
     test_single();
     test_array();
     test_generated_id();
