@@ -16,7 +16,7 @@ mkdir -p "$out"
 
 ${CC:-gcc} -Wall -Wextra -Werror -g ${BENCH_CFLAGS:--O} \
     -I src src/ngx_evbus_event.c src/ngx_evbus_schema.c \
-    src/ngx_evbus_uuid.c t/unit/bench_core.c \
+    src/ngx_evbus_uuid.c src/ngx_evbus_json.c t/unit/bench_core.c \
     -lyajl -lpcre2-8 -o "$out/bench_core"
 
 "$out/bench_core" noschema 2000

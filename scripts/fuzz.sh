@@ -24,7 +24,8 @@ mkdir -p "$out/corpus"
 
 "$cc" -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I src -I t/unit src/ngx_evbus_event.c src/ngx_evbus_schema.c src/ngx_evbus_uuid.c \
+    -I src -I t/unit src/ngx_evbus_event.c src/ngx_evbus_schema.c \
+    src/ngx_evbus_uuid.c src/ngx_evbus_json.c \
     fuzz/fuzz_event.c -lyajl -lpcre2-8 -o "$out/fuzz_event"
 
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

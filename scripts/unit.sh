@@ -17,7 +17,7 @@ build() {
     ${CC:-gcc} -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
         -fsanitize=address,undefined -fno-sanitize-recover=all \
         -I src src/ngx_evbus_event.c src/ngx_evbus_schema.c \
-        src/ngx_evbus_uuid.c "t/unit/test_$1.c" \
+        src/ngx_evbus_uuid.c src/ngx_evbus_json.c "t/unit/test_$1.c" \
         -lyajl -lpcre2-8 -o "$out/test_$1"
 }
 
