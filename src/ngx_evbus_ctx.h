@@ -18,8 +18,8 @@
 
 /*
  * The request's state in an evbus location, shared by the handler (which
- * fills it), the response (which answers from it, and alone creates it
- * for errors nginx answers before the handler runs) and the variables.
+ * fills it), the response (which marks it answered, and creates it when
+ * it answers before the handler made one) and the variables.
  */
 
 #define NGX_HTTP_EVBUS_QUEUED    1
