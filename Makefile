@@ -21,6 +21,7 @@ SOURCES := config ngx_evbus_module.c $(wildcard src/*.c src/*.h)
 # from `make -s core-sources`).
 CORE_SRCS := \
     src/ngx_evbus_event.c \
+    src/ngx_evbus_json.c \
     src/ngx_evbus_schema.c \
     src/ngx_evbus_schema_compile.c \
     src/ngx_evbus_validate.c \

@@ -9,7 +9,10 @@
 #include <ngx_http.h>
 
 #include "ngx_evbus_module.h"
+#include "ngx_evbus_ctx.h"
+#include "ngx_evbus_json.h"
 #include "ngx_evbus_handler.h"
+#include "ngx_evbus_response.h"
 #include "ngx_evbus_kafka.h"
 #include "ngx_evbus_spool.h"
 #include "ngx_evbus_stats.h"
@@ -454,16 +457,15 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    len = ngx_http_evbus_escape_json_len(raw->data, raw->len);
+    len = ngx_evbus_json_escape_len(raw->len);
 
     conf->source_service.data = ngx_pnalloc(cf->pool, len);
     if (conf->source_service.data == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    conf->source_service.len = ngx_http_evbus_escape_json(
-                                   conf->source_service.data, raw->data,
-                                   raw->len)
+    conf->source_service.len = ngx_evbus_json_escape(conf->source_service.data,
+                                                     raw->data, raw->len)
                                - conf->source_service.data;
 
     return NGX_CONF_OK;
@@ -686,7 +688,7 @@ ngx_http_evbus_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return ngx_http_evbus_errors_init(cf);
+    return ngx_http_evbus_response_init(cf);
 }
 
 

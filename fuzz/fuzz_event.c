@@ -9,7 +9,8 @@
  * validate against conf-examples/schemas, enrich), fed in chunks.  The
  * first input byte chooses the format, the chunk size and the schema
  * options; the rest is the body.  Besides the sanitizers it checks that
- * every produced value is valid JSON and valid UTF-8.
+ * every produced value is valid JSON and valid UTF-8, and that the body,
+ * JSON-escaped as dead letters and responses do, is a valid JSON string.
  */
 
 #define PCRE2_CODE_UNIT_WIDTH  8
@@ -24,6 +25,7 @@
 
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_schema.h"
+#include "ngx_evbus_json.h"
 
 #include "support.h"
 
@@ -256,6 +258,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ngx_evbus_parser_destroy(p);
     evbus_pool_free(&pool);
+
+    /* NUL-terminated for valid_text()'s sscanf() */
+
+    copy = malloc(ngx_evbus_json_escape_len(size) + 3);
+    copy[0] = '"';
+    n = ngx_evbus_json_escape(copy + 1, data, size) - copy;
+    copy[n++] = '"';
+    copy[n] = '\0';
+
+    if (n > ngx_evbus_json_escape_len(size) + 2
+        || !evbus_valid_json(copy, n) || !valid_text(copy, n))
+    {
+        fprintf(stderr, "fuzz: the escaped body is no valid JSON string\n");
+        abort();
+    }
+
+    free(copy);
 
     return 0;
 }

@@ -9,7 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_evbus_module.h"
-#include "ngx_evbus_handler.h"
+#include "ngx_evbus_json.h"
 #include "ngx_evbus_kafka.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_dead_letter.h"
@@ -28,8 +28,8 @@
  */
 
 
-static u_char *ngx_http_evbus_dl_string(u_char *p, const char *name,
-    u_char *s, size_t len);
+static u_char *ngx_http_evbus_dead_letter_string(u_char *p,
+    const char *name, u_char *s, size_t len);
 
 
 void
@@ -66,13 +66,12 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     len = sizeof("{\"error\":{\"kind\":\"\",\"pointer\":\"\",\"keyword\":\"\","
                  "\"message\":\"\"},\"event_type\":\"\",\"raw\":\"\","
                  "\"raw_truncated\":true,\"metadata\":{}}") - 1
-          + ngx_http_evbus_escape_json_len((u_char *) kind, klen)
-          + ngx_http_evbus_escape_json_len((u_char *) pointer, plen)
-          + ngx_http_evbus_escape_json_len((u_char *) keyword, wlen)
-          + ngx_http_evbus_escape_json_len((u_char *) message, mlen)
-          + ngx_http_evbus_escape_json_len(ev->event_type,
-                                           ev->event_type_len)
-          + ngx_http_evbus_escape_json_len(ev->raw, ev->raw_len)
+          + ngx_evbus_json_escape_len(klen)
+          + ngx_evbus_json_escape_len(plen)
+          + ngx_evbus_json_escape_len(wlen)
+          + ngx_evbus_json_escape_len(mlen)
+          + ngx_evbus_json_escape_len(ev->event_type_len)
+          + ngx_evbus_json_escape_len(ev->raw_len)
           + metadata->len;
 
     b = ngx_pnalloc(r->pool, len);
@@ -81,27 +80,32 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     }
 
     p = ngx_cpymem(b, "{\"error\":{", sizeof("{\"error\":{") - 1);
-    p = ngx_http_evbus_dl_string(p, "kind", (u_char *) kind, klen);
+    p = ngx_http_evbus_dead_letter_string(p, "kind", (u_char *) kind,
+                                          klen);
     *p++ = ',';
-    p = ngx_http_evbus_dl_string(p, "pointer", (u_char *) pointer, plen);
+    p = ngx_http_evbus_dead_letter_string(p, "pointer", (u_char *) pointer,
+                                          plen);
 
     if (keyword) {
         *p++ = ',';
-        p = ngx_http_evbus_dl_string(p, "keyword", (u_char *) keyword, wlen);
+        p = ngx_http_evbus_dead_letter_string(p, "keyword",
+                                              (u_char *) keyword, wlen);
     }
 
     *p++ = ',';
-    p = ngx_http_evbus_dl_string(p, "message", (u_char *) message, mlen);
+    p = ngx_http_evbus_dead_letter_string(p, "message", (u_char *) message,
+                                          mlen);
     *p++ = '}';
 
     if (ev->event_type) {
         *p++ = ',';
-        p = ngx_http_evbus_dl_string(p, "event_type", ev->event_type,
-                                     ev->event_type_len);
+        p = ngx_http_evbus_dead_letter_string(p, "event_type",
+                                              ev->event_type,
+                                              ev->event_type_len);
     }
 
     *p++ = ',';
-    p = ngx_http_evbus_dl_string(p, "raw", ev->raw, ev->raw_len);
+    p = ngx_http_evbus_dead_letter_string(p, "raw", ev->raw, ev->raw_len);
 
     if (ev->raw_truncated) {
         p = ngx_cpymem(p, ",\"raw_truncated\":true",
@@ -142,14 +146,15 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
 
 
 static u_char *
-ngx_http_evbus_dl_string(u_char *p, const char *name, u_char *s, size_t len)
+ngx_http_evbus_dead_letter_string(u_char *p, const char *name, u_char *s,
+    size_t len)
 {
     *p++ = '"';
     p = ngx_cpymem(p, name, ngx_strlen(name));
     *p++ = '"';
     *p++ = ':';
     *p++ = '"';
-    p = ngx_http_evbus_escape_json(p, s, len);
+    p = ngx_evbus_json_escape(p, s, len);
     *p++ = '"';
 
     return p;

@@ -9,6 +9,9 @@
 #include <ngx_http.h>
 
 #include "ngx_evbus_module.h"
+#include "ngx_evbus_ctx.h"
+#include "ngx_evbus_json.h"
+#include "ngx_evbus_response.h"
 #include "ngx_evbus_handler.h"
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_kafka.h"
@@ -22,13 +25,13 @@
 #define NGX_EVBUS_TIMESTAMP_LEN     (sizeof("2026-01-01T00:00:00.000Z") - 1)
 
 
-static ngx_int_t ngx_http_evbus_content_type(ngx_http_request_t *r);
-static void ngx_http_evbus_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_evbus_process(ngx_http_request_t *r,
+static ngx_int_t ngx_http_evbus_handler_content_type(ngx_http_request_t *r);
+static void ngx_http_evbus_handler_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_evbus_handler_process(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx);
-static int ngx_http_evbus_feed(ngx_http_request_t *r,
+static int ngx_http_evbus_handler_feed(ngx_http_request_t *r,
     ngx_evbus_parser_t *parser);
-static ngx_int_t ngx_http_evbus_metadata(ngx_http_request_t *r,
+static ngx_int_t ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
 static void ngx_http_evbus_produce(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx, ngx_evbus_event_t *ev, size_t index,
@@ -40,22 +43,16 @@ static void ngx_http_evbus_wait_done(ngx_evbus_wait_t *wait);
 static void ngx_http_evbus_wait_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_evbus_finish(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx, ngx_uint_t timedout);
-static ngx_int_t ngx_http_evbus_respond(ngx_http_request_t *r,
-    ngx_int_t status, ngx_evbus_event_t *events, size_t n,
-    const char *error, ngx_evbus_result_t *results, ngx_uint_t unknown);
-static ngx_int_t ngx_http_evbus_send(ngx_http_request_t *r, ngx_int_t status,
-    u_char *body, size_t len);
-static void *ngx_http_evbus_alloc(void *ctx, size_t size);
+static void *ngx_http_evbus_handler_alloc(void *ctx, size_t size);
 
 
-static ngx_evbus_uuid_gen_t  ngx_http_evbus_uuid;
-
+static ngx_evbus_uuid_gen_t  ngx_http_evbus_handler_uuid;
 
 
 ngx_int_t
 ngx_http_evbus_handler_init_process(ngx_cycle_t *cycle)
 {
-    if (ngx_evbus_uuid_init(&ngx_http_evbus_uuid) != 0) {
+    if (ngx_evbus_uuid_init(&ngx_http_evbus_handler_uuid) != 0) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
                       "evbus: getrandom() failed");
         return NGX_ERROR;
@@ -69,7 +66,6 @@ ngx_int_t
 ngx_http_evbus_handler(ngx_http_request_t *r)
 {
     ngx_int_t              rc, format;
-    ngx_table_elt_t       *h;
     ngx_http_evbus_ctx_t  *ctx;
 
     if (!(r->method & NGX_HTTP_POST)) {
@@ -78,21 +74,11 @@ ngx_http_evbus_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
-
-        return ngx_http_evbus_respond(r, NGX_HTTP_NOT_ALLOWED, NULL, 0,
-                                      "method not allowed, use POST",
-                                      NULL, 0);
+        return ngx_http_evbus_response_error(r, NGX_HTTP_NOT_ALLOWED,
+                                             "method not allowed, use POST");
     }
 
-    format = ngx_http_evbus_content_type(r);
+    format = ngx_http_evbus_handler_content_type(r);
 
     if (format == NGX_DECLINED) {
         rc = ngx_http_discard_request_body(r);
@@ -100,11 +86,11 @@ ngx_http_evbus_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_evbus_respond(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                      NULL, 0,
-                                      "unsupported content type, use"
-                                      " application/json or"
-                                      " application/x-ndjson", NULL, 0);
+        return ngx_http_evbus_response_error(r,
+                                             NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                             "unsupported content type, use"
+                                             " application/json or"
+                                             " application/x-ndjson");
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_evbus_ctx_t));
@@ -116,7 +102,7 @@ ngx_http_evbus_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_evbus_module);
 
-    rc = ngx_http_read_client_request_body(r, ngx_http_evbus_body_handler);
+    rc = ngx_http_read_client_request_body(r, ngx_http_evbus_handler_body);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -127,7 +113,7 @@ ngx_http_evbus_handler(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_http_evbus_content_type(ngx_http_request_t *r)
+ngx_http_evbus_handler_content_type(ngx_http_request_t *r)
 {
     u_char     *p, *last;
     ngx_str_t   type;
@@ -169,18 +155,19 @@ ngx_http_evbus_content_type(ngx_http_request_t *r)
 
 
 static void
-ngx_http_evbus_body_handler(ngx_http_request_t *r)
+ngx_http_evbus_handler_body(ngx_http_request_t *r)
 {
     ngx_http_evbus_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
 
-    ngx_http_finalize_request(r, ngx_http_evbus_process(r, ctx));
+    ngx_http_finalize_request(r, ngx_http_evbus_handler_process(r, ctx));
 }
 
 
 static ngx_int_t
-ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
+ngx_http_evbus_handler_process(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx)
 {
     int                         rc;
     u_char                     *error;
@@ -200,7 +187,9 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
     tp = ngx_timeofday();
     now = (int64_t) tp->sec * 1000 + tp->msec;
 
-    if (ngx_http_evbus_metadata(r, elcf, &timestamp, &metadata) != NGX_OK) {
+    if (ngx_http_evbus_handler_metadata(r, elcf, &timestamp, &metadata)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -211,7 +200,7 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
     enrich.metadata = metadata.data;
     enrich.metadata_len = metadata.len;
     enrich.now_ms = now;
-    enrich.uuid = &ngx_http_evbus_uuid;
+    enrich.uuid = &ngx_http_evbus_handler_uuid;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -219,7 +208,7 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
     }
 
     parser = ngx_evbus_parser_create(ctx->format, &limits, &enrich,
-                                     ngx_http_evbus_alloc, r->pool);
+                                     ngx_http_evbus_handler_alloc, r->pool);
     if (parser == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -236,7 +225,7 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_evbus_feed(r, parser);
+    rc = ngx_http_evbus_handler_feed(r, parser);
 
     if (rc == NGX_EVBUS_PARSE_OK) {
         rc = ngx_evbus_parser_finish(parser);
@@ -251,13 +240,14 @@ ngx_http_evbus_process(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
         (void) ngx_sprintf(error, "more than %ui events in one request"
                            " (evbus_max_events)%Z", elcf->max_events);
 
-        return ngx_http_evbus_respond(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                      NULL, 0, (char *) error, NULL, 0);
+        return ngx_http_evbus_response_error(r,
+                                             NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                             (char *) error);
     }
 
     if (rc == NGX_EVBUS_PARSE_BAD_BODY) {
-        return ngx_http_evbus_respond(r, NGX_HTTP_BAD_REQUEST, NULL, 0,
-                                      ngx_evbus_parser_error(parser), NULL, 0);
+        return ngx_http_evbus_response_error(r, NGX_HTTP_BAD_REQUEST,
+                                             ngx_evbus_parser_error(parser));
     }
 
     if (rc != NGX_EVBUS_PARSE_OK) {
@@ -536,16 +526,18 @@ ngx_http_evbus_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
         error = "no valid event in the request";
     }
 
-    return ngx_http_evbus_respond(r, status, ctx->events, ctx->nevents,
-                                  error,
-                                  (ack == NGX_EVBUS_ACK_KAFKA && ctx->wait)
-                                  ? ctx->wait->results : NULL,
-                                  unknown);
+    return ngx_http_evbus_response_send(r, status, ctx->events,
+                                        ctx->nevents, error,
+                                        (ack == NGX_EVBUS_ACK_KAFKA
+                                         && ctx->wait)
+                                        ? ctx->wait->results : NULL,
+                                        unknown);
 }
 
 
 static int
-ngx_http_evbus_feed(ngx_http_request_t *r, ngx_evbus_parser_t *parser)
+ngx_http_evbus_handler_feed(ngx_http_request_t *r,
+    ngx_evbus_parser_t *parser)
 {
     int           rc;
     off_t         offset;
@@ -612,7 +604,7 @@ ngx_http_evbus_feed(ngx_http_request_t *r, ngx_evbus_parser_t *parser)
  */
 
 static ngx_int_t
-ngx_http_evbus_metadata(ngx_http_request_t *r,
+ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md)
 {
     u_char                      *p;
@@ -654,9 +646,9 @@ ngx_http_evbus_metadata(ngx_http_request_t *r,
                  "\"client_ip\":\"\",\"user_agent\":\"\","
                  "\"request_id\":\"\"") - 1
           + timestamp->len + elcf->source_service.len
-          + ngx_http_evbus_escape_json_len(ip->data, ip->len)
-          + ngx_http_evbus_escape_json_len(ua->data, ua->len)
-          + ngx_http_evbus_escape_json_len(id->data, id->len);
+          + ngx_evbus_json_escape_len(ip->len)
+          + ngx_evbus_json_escape_len(ua->len)
+          + ngx_evbus_json_escape_len(id->len);
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -673,7 +665,7 @@ ngx_http_evbus_metadata(ngx_http_request_t *r,
     p = ngx_cpymem(p, elcf->source_service.data, elcf->source_service.len);
     p = ngx_cpymem(p, "\",\"client_ip\":\"",
                    sizeof("\",\"client_ip\":\"") - 1);
-    p = ngx_http_evbus_escape_json(p, ip->data, ip->len);
+    p = ngx_evbus_json_escape(p, ip->data, ip->len);
     p = ngx_cpymem(p, "\",\"user_agent\":", sizeof("\",\"user_agent\":") - 1);
 
     if (ua == &null) {
@@ -681,12 +673,12 @@ ngx_http_evbus_metadata(ngx_http_request_t *r,
 
     } else {
         *p++ = '"';
-        p = ngx_http_evbus_escape_json(p, ua->data, ua->len);
+        p = ngx_evbus_json_escape(p, ua->data, ua->len);
         *p++ = '"';
     }
 
     p = ngx_cpymem(p, ",\"request_id\":\"", sizeof(",\"request_id\":\"") - 1);
-    p = ngx_http_evbus_escape_json(p, id->data, id->len);
+    p = ngx_evbus_json_escape(p, id->data, id->len);
     *p++ = '"';
 
     md->len = p - md->data;
@@ -794,284 +786,9 @@ ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 }
 
 
-static ngx_int_t
-ngx_http_evbus_respond(ngx_http_request_t *r, ngx_int_t status,
-    ngx_evbus_event_t *events, size_t n, const char *error,
-    ngx_evbus_result_t *results, ngx_uint_t unknown)
-{
-    u_char             *body, *p;
-    size_t              i, len, accepted, rejected;
-    ngx_table_elt_t    *h;
-
-    accepted = 0;
-    rejected = 0;
-
-    len = sizeof("{\"accepted\":,\"rejected\":,\"event_ids\":[],"
-                 "\"errors\":[],\"error\":\"\",\"results\":[],"
-                 "\"unknown\":}\n") + 3 * NGX_SIZE_T_LEN;
-
-    if (error) {
-        len += ngx_http_evbus_escape_json_len((u_char *) error,
-                                              ngx_strlen(error));
-    }
-
-    for (i = 0; i < n; i++) {
-        if (events[i].error) {
-            len += sizeof("{\"index\":,\"error\":\"\"},") + NGX_SIZE_T_LEN
-                   + ngx_http_evbus_escape_json_len((u_char *)
-                                                    events[i].error,
-                                                    ngx_strlen(
-                                                        events[i].error));
-            rejected++;
-
-        } else {
-            len += (sizeof("\"\",") + ngx_http_evbus_escape_json_len(
-                                           events[i].event_id,
-                                           events[i].event_id_len)) * 2
-                   + sizeof("{\"index\":,\"event_id\":,\"partition\":,"
-                            "\"offset\":},") + NGX_SIZE_T_LEN
-                   + NGX_INT32_LEN + NGX_INT64_LEN;
-            accepted++;
-        }
-    }
-
-    body = ngx_pnalloc(r->pool, len);
-    if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_sprintf(body, "{\"accepted\":%uz,\"rejected\":%uz,\"event_ids\":[",
-                    accepted, rejected);
-
-    for (i = 0; i < n; i++) {
-        if (events[i].error) {
-            continue;
-        }
-
-        *p++ = '"';
-        p = ngx_http_evbus_escape_json(p, events[i].event_id,
-                                       events[i].event_id_len);
-        *p++ = '"';
-        *p++ = ',';
-    }
-
-    if (p[-1] == ',') {
-        p--;
-    }
-
-    p = ngx_cpymem(p, "],\"errors\":[", sizeof("],\"errors\":[") - 1);
-
-    for (i = 0; i < n; i++) {
-        if (events[i].error == NULL) {
-            continue;
-        }
-
-        p = ngx_sprintf(p, "{\"index\":%uz,\"error\":\"", events[i].index);
-        p = ngx_http_evbus_escape_json(p, (u_char *) events[i].error,
-                                       ngx_strlen(events[i].error));
-        p = ngx_cpymem(p, "\"},", sizeof("\"},") - 1);
-    }
-
-    if (p[-1] == ',') {
-        p--;
-    }
-
-    *p++ = ']';
-
-    if (results) {
-        p = ngx_cpymem(p, ",\"results\":[", sizeof(",\"results\":[") - 1);
-
-        for (i = 0; i < n; i++) {
-            if (events[i].error) {
-                continue;
-            }
-
-            p = ngx_sprintf(p, "{\"index\":%uz,\"event_id\":\"", i);
-            p = ngx_http_evbus_escape_json(p, events[i].event_id,
-                                           events[i].event_id_len);
-            p = ngx_sprintf(p, "\",\"partition\":%D,\"offset\":%L},",
-                            results[i].partition, results[i].offset);
-        }
-
-        if (p[-1] == ',') {
-            p--;
-        }
-
-        *p++ = ']';
-    }
-
-    if (unknown) {
-        p = ngx_sprintf(p, ",\"unknown\":%ui", unknown);
-    }
-
-    if (error) {
-        p = ngx_cpymem(p, ",\"error\":\"", sizeof(",\"error\":\"") - 1);
-        p = ngx_http_evbus_escape_json(p, (u_char *) error,
-                                       ngx_strlen(error));
-        *p++ = '"';
-    }
-
-    *p++ = '}';
-    *p++ = '\n';
-
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (h->value.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        h->value.len = ngx_sprintf(h->value.data, "%ui",
-                                   ngx_evbus_kafka_retry_after())
-                       - h->value.data;
-    }
-
-    return ngx_http_evbus_send(r, status, body, p - body);
-}
-
-
-static ngx_int_t
-ngx_http_evbus_send(ngx_http_request_t *r, ngx_int_t status, u_char *body,
-    size_t len)
-{
-    ngx_int_t              rc;
-    ngx_buf_t             *b;
-    ngx_chain_t            out;
-    ngx_http_evbus_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_evbus_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_evbus_module);
-    }
-
-    ctx->responded = 1;
-
-    ngx_evbus_stats_add(NGX_EVBUS_STAT_REQUESTS, 1);
-    ngx_evbus_stats_add(status < 300 ? NGX_EVBUS_STAT_RESPONSES_2XX
-                        : status < 500 ? NGX_EVBUS_STAT_RESPONSES_4XX
-                                       : NGX_EVBUS_STAT_RESPONSES_5XX, 1);
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body;
-    b->last = body + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
 static void *
-ngx_http_evbus_alloc(void *ctx, size_t size)
+ngx_http_evbus_handler_alloc(void *ctx, size_t size)
 {
     return ngx_palloc(ctx, size);
 }
 
-
-size_t
-ngx_http_evbus_escape_json_len(u_char *src, size_t size)
-{
-    /* "\u00XX" is the longest form of any byte; U+FFFD takes 3 */
-    return size * 6;
-}
-
-
-u_char *
-ngx_http_evbus_escape_json(u_char *dst, u_char *src, size_t size)
-{
-    u_char    c, *p, *last;
-    uint32_t  u;
-
-    static u_char  hex[] = "0123456789abcdef";
-
-    last = src + size;
-
-    while (src < last) {
-        c = *src;
-
-        if (c >= 0x80) {
-            p = src;
-            u = ngx_utf8_decode(&p, last - src);
-
-            if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
-                /* invalid UTF-8 would make the whole value invalid JSON */
-                dst = ngx_cpymem(dst, "\xef\xbf\xbd", 3);
-                src++;
-                continue;
-            }
-
-            while (src < p) {
-                *dst++ = *src++;
-            }
-
-            continue;
-        }
-
-        src++;
-
-        if (c == '"' || c == '\\') {
-            *dst++ = '\\';
-            *dst++ = c;
-
-        } else if (c < 0x20) {
-            *dst++ = '\\';
-
-            switch (c) {
-
-            case '\n':
-                *dst++ = 'n';
-                break;
-
-            case '\r':
-                *dst++ = 'r';
-                break;
-
-            case '\t':
-                *dst++ = 't';
-                break;
-
-            default:
-                dst = ngx_cpymem(dst, "u00", 3);
-                *dst++ = hex[c >> 4];
-                *dst++ = hex[c & 0xf];
-            }
-
-        } else {
-            *dst++ = c;
-        }
-    }
-
-    return dst;
-}

@@ -13,8 +13,6 @@
 #include <ngx_http.h>
 
 
-#define NGX_EVBUS_VERSION    "0.1.0"
-
 #define NGX_EVBUS_ACK_QUEUED  0
 #define NGX_EVBUS_ACK_KAFKA   1
 
@@ -24,13 +22,11 @@
 
 typedef struct {
     ngx_str_t                   brokers;
-    ngx_array_t                *properties;     /* ngx_keyval_t */
     ngx_array_t                 topics;         /* ngx_str_t, known at start */
     ngx_array_t                 locations;      /* loc confs using evbus */
     ngx_msec_t                  flush_timeout;
     ngx_msec_t                  unavailable_after;
     void                       *spool;          /* ngx_evbus_spool_conf_t */
-    ngx_uint_t                  topic_cache;
     ngx_array_t                *schema_sets;    /* loaded, by path */
     ngx_flag_t                  status;
     ngx_int_t                   request_id_index;

@@ -185,6 +185,27 @@ is($b && length($b->{value}{raw}), 2048,
 my $js = $dead{'bad-json-id'};
 is($js && $js->{value}{error}{pointer}, '/user_id', 'schema: pointer');
 
+# invalid UTF-8 in the User-Agent (the body's is refused by the parser):
+# the envelope's metadata stays valid JSON and UTF-8, each byte that starts
+# no well-formed sequence becomes U+FFFD (a lead byte is no continuation
+# byte; 0xf8 never starts a sequence)
+
+my $body = '{"event_type":"click","event_id":"bad-ua","user_id":5}';
+($st) = $t->raw_request("POST /e HTTP/1.1\r\nHost: localhost\r\n"
+    . "User-Agent: ua \xc3\xc3 \xf8\x90\x80\x80 \xc3\xa9\r\n"
+    . "Content-Type: application/json\r\nConnection: close\r\n"
+    . 'Content-Length: ' . length($body) . "\r\n\r\n$body");
+is($st, 400, 'invalid UTF-8 in User-Agent: 400');
+$dl = $t->kafka_read($dlq, $total + 1);
+my ($bua) = grep { ($_->{raw} // '') =~ /bad-ua/ } @$dl;
+ok($bua && ref $bua->{value} eq 'HASH',
+    'invalid UTF-8 in User-Agent: the envelope is JSON');
+ok($bua && utf8::decode(my $copy = $bua->{raw}),
+    'invalid UTF-8 in User-Agent: the envelope is valid UTF-8');
+is($bua && $bua->{value}{metadata}{user_agent},
+    "ua \x{fffd}\x{fffd} \x{fffd}\x{fffd}\x{fffd}\x{fffd} \x{e9}",
+    'invalid UTF-8 in User-Agent: U+FFFD for each bad byte');
+
 # without a dead-letter topic: counted, logged at info
 
 $t->error_log_new;

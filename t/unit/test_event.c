@@ -4,7 +4,8 @@
 
 
 /*
- * Unit tests of the event core and of UUIDv7, printed as TAP.
+ * Unit tests of the event core, of UUIDv7 and of the JSON escaping,
+ * printed as TAP.
  * Every chunk is fed from its own heap copy that is freed as soon as
  * ngx_evbus_parser_feed() returns, so that ASan catches any result that
  * still points into the caller's buffers.
@@ -19,6 +20,7 @@
 
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_uuid.h"
+#include "ngx_evbus_json.h"
 
 #include "support.h"
 
@@ -1154,6 +1156,110 @@ test_type_valid(void)
 }
 
 
+static int
+escaped_is(const char *in, size_t len, const char *want)
+{
+    int             good;
+    size_t          n;
+    unsigned char  *out, *end;
+
+    out = malloc(ngx_evbus_json_escape_len(len) + 1);
+    end = ngx_evbus_json_escape(out, (const unsigned char *) in, len);
+    n = end - out;
+
+    good = n == strlen(want) && memcmp(out, want, n) == 0;
+
+    if (!good) {
+        diag_str("in", (const unsigned char *) in, len);
+        diag_str("got", out, n);
+    }
+
+    free(out);
+
+    return good;
+}
+
+
+#define ESC(in, want)  escaped_is(in, sizeof(in) - 1, want)
+#define FFFD  "\xef\xbf\xbd"
+
+
+static void
+test_json_escape(void)
+{
+    int             good;
+    size_t          len, i, n;
+    uint64_t        x;
+    unsigned char   in[64], out[64 * 6 + 2], *end;
+
+    ok(ESC("plain ~\x7f", "plain ~\x7f"), "escape: ASCII and DEL as they are");
+    ok(ESC("a\"b\\c/", "a\\\"b\\\\c/"), "escape: quote and backslash");
+    ok(ESC("\n\r\t\b\f\x01\x1f", "\\n\\r\\t\\u0008\\u000c\\u0001\\u001f"),
+       "escape: control characters");
+    ok(escaped_is("a\0b", 3, "a\\u0000b"), "escape: NUL");
+    ok(ESC("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf"
+           "\xed\x9f\xbf\xee\x80\x80",
+           "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf"
+           "\xed\x9f\xbf\xee\x80\x80"),
+       "escape: well-formed UTF-8 copied, up to U+10FFFF");
+
+    ok(ESC("\x80x\xbf", FFFD "x" FFFD), "escape: stray continuation bytes");
+    ok(ESC("\xc3\xc3", FFFD FFFD),
+       "escape: a lead byte is no continuation byte");
+    ok(ESC("\xc0\xaf\xc1\xbf", FFFD FFFD FFFD FFFD),
+       "escape: overlong 2-byte forms");
+    ok(ESC("\xe0\x80\xaf", FFFD FFFD FFFD), "escape: overlong 3-byte form");
+    ok(ESC("\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD),
+       "escape: overlong 4-byte form");
+    ok(ESC("\xed\xa0\x80\xed\xbf\xbf", FFFD FFFD FFFD FFFD FFFD FFFD),
+       "escape: UTF-16 surrogates");
+    ok(ESC("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD),
+       "escape: past U+10FFFF");
+    ok(ESC("\xf5\x80\x80\x80\xf8\x90\x80\x80\xfe\xff",
+           FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD),
+       "escape: bytes that never start a sequence");
+    ok(ESC("\xe2\x82" "A\xf0\x9f\x98", FFFD FFFD "A" FFFD FFFD FFFD),
+       "escape: truncated sequences, inside and at the end");
+
+    /* random bytes: always valid JSON, never past the bound */
+
+    x = 0x2545f4914f6cdd1dULL;
+    good = 1;
+
+    for (i = 0; i < 20000 && good; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+
+        len = x % sizeof(in);
+
+        for (n = 0; n < len; n++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+
+            /* mostly high bytes, where the cases are */
+            in[n] = (x & 0x100) ? (unsigned char) (0x80 | (x >> 24))
+                                : (unsigned char) (x >> 32);
+        }
+
+        out[0] = '"';
+        end = ngx_evbus_json_escape(out + 1, in, len);
+        *end++ = '"';
+
+        if ((size_t) (end - out) > ngx_evbus_json_escape_len(len) + 2
+            || !evbus_valid_json(out, end - out))
+        {
+            good = 0;
+            diag_str("in", in, len);
+            diag_str("out", out, end - out);
+        }
+    }
+
+    ok(good, "escape: random bytes give valid JSON strings within the bound");
+}
+
+
 int
 main(void)
 {
@@ -1173,6 +1279,7 @@ main(void)
     test_mutations();
     test_strict_text();
     test_uuid();
+    test_json_escape();
 
     ok(nvalues > 0 && nbad_values == 0,
        "all %zu produced values are valid JSON", nvalues);

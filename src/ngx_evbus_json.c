@@ -1,0 +1,144 @@
+
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+#include <string.h>
+
+#include "ngx_evbus_json.h"
+
+
+static size_t ngx_evbus_json_utf8_len(const unsigned char *p,
+    const unsigned char *last);
+
+
+unsigned char *
+ngx_evbus_json_escape(unsigned char *dst, const unsigned char *src,
+    size_t len)
+{
+    size_t                n;
+    unsigned char         c;
+    const unsigned char  *last;
+
+    static const unsigned char  hex[] = "0123456789abcdef";
+
+    last = src + len;
+
+    while (src < last) {
+        c = *src;
+
+        if (c >= 0x80) {
+            n = ngx_evbus_json_utf8_len(src, last);
+
+            if (n == 0) {
+                /* U+FFFD */
+                *dst++ = 0xef;
+                *dst++ = 0xbf;
+                *dst++ = 0xbd;
+                src++;
+                continue;
+            }
+
+            memcpy(dst, src, n);
+            dst += n;
+            src += n;
+            continue;
+        }
+
+        src++;
+
+        if (c == '"' || c == '\\') {
+            *dst++ = '\\';
+            *dst++ = c;
+            continue;
+        }
+
+        if (c >= 0x20) {
+            *dst++ = c;
+            continue;
+        }
+
+        *dst++ = '\\';
+
+        switch (c) {
+
+        case '\n':
+            *dst++ = 'n';
+            break;
+
+        case '\r':
+            *dst++ = 'r';
+            break;
+
+        case '\t':
+            *dst++ = 't';
+            break;
+
+        default:
+            *dst++ = 'u';
+            *dst++ = '0';
+            *dst++ = '0';
+            *dst++ = hex[c >> 4];
+            *dst++ = hex[c & 0xf];
+        }
+    }
+
+    return dst;
+}
+
+
+/*
+ * The length of the well-formed UTF-8 sequence at p (Unicode 15, table
+ * 3-7), or 0 when there is none.
+ */
+
+static size_t
+ngx_evbus_json_utf8_len(const unsigned char *p, const unsigned char *last)
+{
+    size_t         n, i;
+    unsigned char  c, lo, hi;
+
+    c = p[0];
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+
+        if (c == 0xe0) {
+            lo = 0xa0;                  /* overlong */
+
+        } else if (c == 0xed) {
+            hi = 0x9f;                  /* surrogates */
+        }
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+
+        if (c == 0xf0) {
+            lo = 0x90;                  /* overlong */
+
+        } else if (c == 0xf4) {
+            hi = 0x8f;                  /* past U+10FFFF */
+        }
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+
+    return n;
+}
