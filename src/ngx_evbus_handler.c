@@ -11,8 +11,7 @@
 #include "ngx_evbus_module.h"
 #include "ngx_evbus_handler.h"
 #include "ngx_evbus_event.h"
-#include "ngx_evbus_kafka.h"
-#include "ngx_evbus_spool.h"
+#include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_uuid.h"
 #include "ngx_evbus_dead_letter.h"
@@ -483,7 +482,7 @@ ngx_http_evbus_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
             continue;
         }
 
-        err = ngx_evbus_kafka_err2str(res->err);
+        err = ngx_evbus_outbox_strerror(res->err);
         len = sizeof("delivery failed: ") + ngx_strlen(err);
 
         p = ngx_pnalloc(r->pool, len);
@@ -703,7 +702,7 @@ ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     size_t                      len;
     ngx_int_t                   rc;
     const char                 *err;
-    ngx_evbus_kafka_msg_t       msg;
+    ngx_evbus_msg_t             msg;
     ngx_http_evbus_loc_conf_t  *elcf;
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
@@ -732,46 +731,18 @@ ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     msg.timestamp = now;
     ngx_str_null(&msg.error_kind);
 
-    if (elcf->ack == NGX_EVBUS_ACK_KAFKA) {
-        rc = ngx_evbus_kafka_produce(&msg, ctx->wait, index, &err);
+    rc = ngx_evbus_outbox_send(&msg, elcf->ack == NGX_EVBUS_ACK_KAFKA,
+                               &ctx->wait, ctx->nevents, index,
+                               r->connection->log, &err);
 
-        if (rc == NGX_OK) {
-            ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
-            return;
-        }
-
-    } else {
-        rc = ngx_evbus_kafka_produce(&msg, NULL, 0, &err);
-
-        if (rc == NGX_OK) {
-            ctx->queued[index] = NGX_HTTP_EVBUS_QUEUED;
-            return;
-        }
+    if (rc == NGX_OK) {
+        ctx->queued[index] = NGX_HTTP_EVBUS_QUEUED;
+        return;
     }
 
-    /* "queued" also means "in the spool"; "kafka" means delivered */
-
-    if (rc == NGX_BUSY && elcf->ack == NGX_EVBUS_ACK_QUEUED
-        && ngx_evbus_spool_enabled())
-    {
-        if (ctx->wait == NULL) {
-            ctx->wait = ngx_evbus_wait_create(ctx->nevents,
-                                              r->connection->log);
-        }
-
-        if (ctx->wait) {
-            rc = ngx_evbus_spool_write(&msg, ctx->wait, index);
-
-            if (rc == NGX_OK) {
-                ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
-                return;
-            }
-
-            err = (rc == NGX_BUSY) ? "Kafka is unavailable and the spool is"
-                                     " full"
-                                   : "Kafka is unavailable and the spool"
-                                     " failed";
-        }
+    if (rc == NGX_AGAIN) {
+        ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
+        return;
     }
 
     if (rc == NGX_BUSY) {
@@ -928,7 +899,7 @@ ngx_http_evbus_respond(ngx_http_request_t *r, ngx_int_t status,
         h->hash = 1;
         ngx_str_set(&h->key, "Retry-After");
         h->value.len = ngx_sprintf(h->value.data, "%ui",
-                                   ngx_evbus_kafka_retry_after())
+                                   ngx_evbus_outbox_retry_after())
                        - h->value.data;
     }
 

@@ -14,7 +14,7 @@
 
 #include "ngx_evbus_module.h"
 #include "ngx_evbus_event.h"
-#include "ngx_evbus_kafka.h"
+#include "ngx_evbus_wait.h"
 
 
 #define NGX_HTTP_EVBUS_QUEUED    1

@@ -30,7 +30,6 @@ typedef struct {
     ngx_msec_t                  flush_timeout;
     ngx_msec_t                  unavailable_after;
     void                       *spool;          /* ngx_evbus_spool_conf_t */
-    ngx_uint_t                  topic_cache;
     ngx_array_t                *schema_sets;    /* loaded, by path */
     ngx_flag_t                  status;
     ngx_int_t                   request_id_index;
