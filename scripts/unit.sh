@@ -1,9 +1,10 @@
 #!/bin/sh
 
-# Builds the unit tests of the event core and of the schemas with ASan and
-# UBSan into the given directory, runs them and prints their TAP.
-# usage: unit.sh [dir [event|schema]]; without a name both run, one after
-# the other, and the exit status says whether both passed.
+# Builds the unit tests of the event core, of the schemas and of the spool
+# records with ASan and UBSan into the given directory, runs them and
+# prints their TAP.
+# usage: unit.sh [dir [event|schema|spool_record]]; without a name all run,
+# one after the other, and the exit status says whether all passed.
 
 set -e
 
@@ -14,10 +15,14 @@ cd "$(dirname "$0")/.."
 mkdir -p "$out"
 
 build() {
+    case $1 in
+    spool_record) srcs=src/ngx_evbus_spool_record.c ;;
+    *) srcs="src/ngx_evbus_event.c src/ngx_evbus_schema.c src/ngx_evbus_uuid.c"
+    esac
+
     ${CC:-gcc} -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
         -fsanitize=address,undefined -fno-sanitize-recover=all \
-        -I src src/ngx_evbus_event.c src/ngx_evbus_schema.c \
-        src/ngx_evbus_uuid.c "t/unit/test_$1.c" \
+        -I src $srcs "t/unit/test_$1.c" \
         -lyajl -lpcre2-8 -o "$out/test_$1"
 }
 
@@ -31,8 +36,10 @@ fi
 
 build event
 build schema
+build spool_record
 
 rc=0
 "$out/test_event" || rc=1
 "$out/test_schema" || rc=1
+"$out/test_spool_record" || rc=1
 exit $rc
