@@ -1,10 +1,13 @@
 #!/bin/sh
 
-# Builds the libFuzzer target of the event core (split, validate against
-# conf-examples/schemas, enrich) with clang and ASan/UBSan, and runs it for
-# FUZZ_TIME seconds (default 60) from the seed corpus in fuzz/corpus.
-# New inputs go to build/fuzz/corpus, crashes to build/fuzz/: turn each
-# into a regression test in t/unit/test_schema.c (test_fuzz_regressions).
+# Builds the libFuzzer targets with clang and ASan/UBSan and runs them for
+# FUZZ_TIME seconds in all (default 60): three quarters to the event core
+# (split, validate against conf-examples/schemas, enrich; seeds in
+# fuzz/corpus), a quarter to the spool record decoder (torn and corrupt
+# spool files; seeds in fuzz/corpus_spool_record).
+# New inputs go to build/fuzz/corpus*, crashes to build/fuzz/: turn each
+# into a regression test in t/unit/test_schema.c (test_fuzz_regressions)
+# or t/unit/test_spool_record.c.
 
 set -e
 
@@ -20,15 +23,30 @@ command -v "$cc" >/dev/null 2>&1 || {
     exit 1
 }
 
-mkdir -p "$out/corpus"
+mkdir -p "$out/corpus" "$out/corpus_spool_record"
 
 "$cc" -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -I src -I t/unit src/ngx_evbus_event.c src/ngx_evbus_schema.c src/ngx_evbus_uuid.c \
     fuzz/fuzz_event.c -lyajl -lpcre2-8 -o "$out/fuzz_event"
 
+"$cc" -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -I src src/ngx_evbus_spool_record.c fuzz/fuzz_spool_record.c \
+    -o "$out/fuzz_spool_record"
+
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-exec "$out/fuzz_event" -max_total_time="$time" -max_len=65536 \
+record_time=$((time / 4))
+[ "$record_time" -ge 5 ] || record_time=5
+event_time=$((time - record_time))
+[ "$event_time" -ge 5 ] || event_time=5
+
+"$out/fuzz_event" -max_total_time="$event_time" -max_len=65536 \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$out/" "$out/corpus" fuzz/corpus
+
+exec "$out/fuzz_spool_record" -max_total_time="$record_time" \
+    -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$out/spool_record-" "$out/corpus_spool_record" \
+    fuzz/corpus_spool_record
