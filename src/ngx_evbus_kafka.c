@@ -104,8 +104,8 @@ static ngx_int_t ngx_evbus_kafka_wake_init(ngx_cycle_t *cycle);
 static rd_kafka_topic_t *ngx_evbus_kafka_topic(ngx_str_t *name,
     const char **err);
 static void ngx_evbus_kafka_topics_free(void);
-static ngx_evbus_kafka_rec_t *ngx_evbus_kafka_msg_alloc(void);
-static void ngx_evbus_kafka_msg_free(ngx_evbus_kafka_rec_t *msg);
+static ngx_evbus_kafka_rec_t *ngx_evbus_kafka_rec_alloc(void);
+static void ngx_evbus_kafka_rec_free(ngx_evbus_kafka_rec_t *msg);
 
 static ngx_evbus_kafka_t  ngx_evbus_kafka;
 
@@ -569,7 +569,7 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     ngx_evbus_kafka.conf->report(&report);
 
     if (rec) {
-        ngx_evbus_kafka_msg_free(rec);
+        ngx_evbus_kafka_rec_free(rec);
     }
 }
 
@@ -699,7 +699,7 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
         return NGX_DECLINED;
     }
 
-    rec = ngx_evbus_kafka_msg_alloc();
+    rec = ngx_evbus_kafka_rec_alloc();
     if (rec == NULL) {
         *err = "out of memory";
         return NGX_DECLINED;
@@ -717,7 +717,7 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
 
     hdrs = rd_kafka_headers_new(4);
     if (hdrs == NULL) {
-        ngx_evbus_kafka_msg_free(rec);
+        ngx_evbus_kafka_rec_free(rec);
         *err = "out of memory";
         return NGX_DECLINED;
     }
@@ -759,7 +759,7 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
 
     if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(hdrs);
-        ngx_evbus_kafka_msg_free(rec);
+        ngx_evbus_kafka_rec_free(rec);
         *err = rd_kafka_err2str(rc);
 
         return (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL
@@ -1027,7 +1027,7 @@ ngx_evbus_kafka_topics_free(void)
 
 
 static ngx_evbus_kafka_rec_t *
-ngx_evbus_kafka_msg_alloc(void)
+ngx_evbus_kafka_rec_alloc(void)
 {
     ngx_uint_t         i;
     ngx_evbus_kafka_rec_t   *msg;
@@ -1056,7 +1056,7 @@ ngx_evbus_kafka_msg_alloc(void)
 
 
 static void
-ngx_evbus_kafka_msg_free(ngx_evbus_kafka_rec_t *msg)
+ngx_evbus_kafka_rec_free(ngx_evbus_kafka_rec_t *msg)
 {
     msg->next = ngx_evbus_kafka.free;
     ngx_evbus_kafka.free = msg;

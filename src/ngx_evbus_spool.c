@@ -491,7 +491,7 @@ ngx_evbus_spool_write(ngx_evbus_msg_t *msg, void *data, ngx_uint_t index)
 
     if (ngx_evbus_spool.exiting) {
 
-        /* the event loop is gone: write at once */
+        /* the event loop is gone and nobody waits: write at once */
 
         if (ngx_evbus_spool_activate() != NGX_OK) {
             return NGX_ERROR;
