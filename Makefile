@@ -22,6 +22,7 @@ SOURCES := config ngx_evbus_module.c $(wildcard src/*.c src/*.h)
 CORE_SRCS := \
     src/ngx_evbus_event.c \
     src/ngx_evbus_json.c \
+    src/ngx_evbus_spool_record.c \
     src/ngx_evbus_schema.c \
     src/ngx_evbus_schema_compile.c \
     src/ngx_evbus_validate.c \
@@ -29,7 +30,7 @@ CORE_SRCS := \
     src/ngx_evbus_regex.c \
     src/ngx_evbus_uuid.c
 
-CORE_LIBS := -lyajl -lpcre2-8
+CORE_LIBS := -lyajl -lpcre2-8 -lz
 
 export EVBUS_CORE_SRCS := $(strip $(CORE_SRCS))
 export EVBUS_CORE_LIBS := $(strip $(CORE_LIBS))

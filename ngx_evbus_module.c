@@ -13,8 +13,7 @@
 #include "ngx_evbus_json.h"
 #include "ngx_evbus_handler.h"
 #include "ngx_evbus_response.h"
-#include "ngx_evbus_kafka.h"
-#include "ngx_evbus_spool.h"
+#include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_schema_conf.h"
 
@@ -684,7 +683,11 @@ ngx_http_evbus_init(ngx_conf_t *cf)
         }
     }
 
-    if (ngx_evbus_kafka_conf_check(cf, emcf) != NGX_CONF_OK) {
+    if (ngx_evbus_kafka_conf_check(cf, emcf->kafka_conf,
+                                   &emcf->properties_file,
+                                   emcf->properties_line)
+        != NGX_CONF_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -775,6 +778,7 @@ ngx_http_evbus_variable_count(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_evbus_init_process(ngx_cycle_t *cycle)
 {
+    ngx_evbus_outbox_conf_t      conf;
     ngx_http_evbus_main_conf_t  *emcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
@@ -793,24 +797,21 @@ ngx_http_evbus_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    /*
-     * A producer that cannot start leaves the worker serving: its events
-     * get 503 and the error log says why.
-     */
+    ngx_memzero(&conf, sizeof(ngx_evbus_outbox_conf_t));
 
-    (void) ngx_evbus_kafka_init_process(cycle, emcf);
-    (void) ngx_evbus_spool_init_process(cycle, emcf->spool);
+    conf.kafka.brokers = emcf->brokers;
+    conf.kafka.kafka_conf = emcf->kafka_conf;
+    conf.kafka.topics = &emcf->topics;
+    conf.kafka.flush_timeout = emcf->flush_timeout;
+    conf.kafka.unavailable_after = emcf->unavailable_after;
+    conf.spool = emcf->spool;
 
-    return NGX_OK;
+    return ngx_evbus_outbox_init_process(cycle, &conf);
 }
 
 
 static void
 ngx_http_evbus_exit_process(ngx_cycle_t *cycle)
 {
-    /* what Kafka does not take in time goes to the spool, if any */
-
-    ngx_evbus_spool_exit_begin(cycle);
-    ngx_evbus_kafka_exit_process(cycle);
-    ngx_evbus_spool_exit_process(cycle);
+    ngx_evbus_outbox_exit_process(cycle);
 }

@@ -13,7 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_evbus_event.h"
-#include "ngx_evbus_kafka.h"
+#include "ngx_evbus_wait.h"
 
 
 /*

@@ -10,7 +10,7 @@
 
 #include "ngx_evbus_module.h"
 #include "ngx_evbus_json.h"
-#include "ngx_evbus_kafka.h"
+#include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_dead_letter.h"
 
@@ -41,7 +41,7 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     ngx_int_t                   rc;
     ngx_str_t                   error_kind;
     const char                 *kind, *pointer, *message, *keyword, *err;
-    ngx_evbus_kafka_msg_t       msg;
+    ngx_evbus_msg_t             msg;
     ngx_http_evbus_loc_conf_t  *elcf;
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
@@ -117,7 +117,7 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     *p++ = '}';
     *p++ = '}';
 
-    ngx_memzero(&msg, sizeof(ngx_evbus_kafka_msg_t));
+    ngx_memzero(&msg, sizeof(ngx_evbus_msg_t));
 
     msg.topic = elcf->dead_letter_topic;
     msg.value.data = b;
@@ -132,7 +132,7 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     error_kind.data = (u_char *) kind;
     error_kind.len = klen;
 
-    rc = ngx_evbus_kafka_produce_dead_letter(&msg, &error_kind, &err);
+    rc = ngx_evbus_outbox_dead_letter(&msg, &error_kind, &err);
 
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

@@ -14,8 +14,7 @@
 #include "ngx_evbus_response.h"
 #include "ngx_evbus_handler.h"
 #include "ngx_evbus_event.h"
-#include "ngx_evbus_kafka.h"
-#include "ngx_evbus_spool.h"
+#include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_uuid.h"
 #include "ngx_evbus_dead_letter.h"
@@ -33,15 +32,15 @@ static int ngx_http_evbus_handler_feed(ngx_http_request_t *r,
     ngx_evbus_parser_t *parser);
 static ngx_int_t ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
-static void ngx_http_evbus_produce(ngx_http_request_t *r,
+static void ngx_http_evbus_handler_produce(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx, ngx_evbus_event_t *ev, size_t index,
     ngx_str_t *timestamp, int64_t now);
-static ngx_int_t ngx_http_evbus_hold(ngx_http_request_t *r,
+static ngx_int_t ngx_http_evbus_handler_hold(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx, ngx_http_evbus_loc_conf_t *elcf);
-static void ngx_http_evbus_wait_cleanup(void *data);
-static void ngx_http_evbus_wait_done(ngx_evbus_wait_t *wait);
-static void ngx_http_evbus_wait_timeout(ngx_event_t *ev);
-static ngx_int_t ngx_http_evbus_finish(ngx_http_request_t *r,
+static void ngx_http_evbus_handler_wait_cleanup(void *data);
+static void ngx_http_evbus_handler_wait_done(ngx_evbus_wait_t *wait);
+static void ngx_http_evbus_handler_wait_timeout(ngx_event_t *ev);
+static ngx_int_t ngx_http_evbus_handler_finish(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx, ngx_uint_t timedout);
 static void *ngx_http_evbus_handler_alloc(void *ctx, size_t size);
 
@@ -273,7 +272,8 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
 
     for (i = 0; i < n; i++) {
         if (events[i].error == NULL) {
-            ngx_http_evbus_produce(r, ctx, &events[i], i, &timestamp, now);
+            ngx_http_evbus_handler_produce(r, ctx, &events[i], i, &timestamp,
+                                           now);
 
         } else {
             ngx_http_evbus_dead_letter(r, &events[i], &metadata, &timestamp,
@@ -284,16 +284,16 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     ctx->event_type.len = 0;
 
     if (ctx->wait == NULL) {
-        return ngx_http_evbus_finish(r, ctx, 0);
+        return ngx_http_evbus_handler_finish(r, ctx, 0);
     }
 
     if (ctx->wait->pending == 0) {
         ngx_evbus_wait_detach(ctx->wait);
         ctx->wait = NULL;
-        return ngx_http_evbus_finish(r, ctx, 0);
+        return ngx_http_evbus_handler_finish(r, ctx, 0);
     }
 
-    return ngx_http_evbus_hold(r, ctx, elcf);
+    return ngx_http_evbus_handler_hold(r, ctx, elcf);
 }
 
 
@@ -305,7 +305,7 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_evbus_hold(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
+ngx_http_evbus_handler_hold(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     ngx_http_evbus_loc_conf_t *elcf)
 {
     ngx_evbus_wait_t    *wait;
@@ -320,16 +320,16 @@ ngx_http_evbus_hold(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cln->handler = ngx_http_evbus_wait_cleanup;
+    cln->handler = ngx_http_evbus_handler_wait_cleanup;
     cln->data = wait;
 
     wait->data = r;
-    wait->handler = ngx_http_evbus_wait_done;
+    wait->handler = ngx_http_evbus_handler_wait_done;
     wait->cleanup = cln;
 
     /* not cancelable: a worker that shuts down still answers */
 
-    wait->timer.handler = ngx_http_evbus_wait_timeout;
+    wait->timer.handler = ngx_http_evbus_handler_wait_timeout;
     wait->timer.data = wait;
     wait->timer.log = r->connection->log;
     ngx_add_timer(&wait->timer, elcf->ack_timeout);
@@ -345,7 +345,7 @@ ngx_http_evbus_hold(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 
 
 static void
-ngx_http_evbus_wait_cleanup(void *data)
+ngx_http_evbus_handler_wait_cleanup(void *data)
 {
     ngx_evbus_wait_t  *wait = data;
 
@@ -357,7 +357,7 @@ ngx_http_evbus_wait_cleanup(void *data)
 
 
 static void
-ngx_http_evbus_wait_done(ngx_evbus_wait_t *wait)
+ngx_http_evbus_handler_wait_done(ngx_evbus_wait_t *wait)
 {
     ngx_int_t              rc;
     ngx_connection_t      *c;
@@ -369,7 +369,7 @@ ngx_http_evbus_wait_done(ngx_evbus_wait_t *wait)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
 
-    rc = ngx_http_evbus_finish(r, ctx, 0);
+    rc = ngx_http_evbus_handler_finish(r, ctx, 0);
 
     /* detached before finalizing: the pool and its cleanup may go */
 
@@ -388,7 +388,7 @@ ngx_http_evbus_wait_done(ngx_evbus_wait_t *wait)
 
 
 static void
-ngx_http_evbus_wait_timeout(ngx_event_t *ev)
+ngx_http_evbus_handler_wait_timeout(ngx_event_t *ev)
 {
     ngx_int_t              rc;
     ngx_evbus_wait_t      *wait;
@@ -406,7 +406,7 @@ ngx_http_evbus_wait_timeout(ngx_event_t *ev)
                   "evbus: no outcome for %ui events within evbus_ack_timeout",
                   wait->pending);
 
-    rc = ngx_http_evbus_finish(r, ctx, 1);
+    rc = ngx_http_evbus_handler_finish(r, ctx, 1);
 
     ctx->wait = NULL;
     ngx_evbus_held--;
@@ -420,7 +420,7 @@ ngx_http_evbus_wait_timeout(ngx_event_t *ev)
 /* the final answer, from the events and, when held, their outcomes */
 
 static ngx_int_t
-ngx_http_evbus_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
+ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     ngx_uint_t timedout)
 {
     u_char              *p;
@@ -473,7 +473,7 @@ ngx_http_evbus_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
             continue;
         }
 
-        err = ngx_evbus_kafka_err2str(res->err);
+        err = ngx_evbus_outbox_strerror(res->err);
         len = sizeof("delivery failed: ") + ngx_strlen(err);
 
         p = ngx_pnalloc(r->pool, len);
@@ -688,14 +688,14 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
 
 
 static void
-ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
+ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     ngx_evbus_event_t *ev, size_t index, ngx_str_t *timestamp, int64_t now)
 {
     u_char                     *p, version[NGX_INT64_LEN];
     size_t                      len;
     ngx_int_t                   rc;
     const char                 *err;
-    ngx_evbus_kafka_msg_t       msg;
+    ngx_evbus_msg_t             msg;
     ngx_http_evbus_loc_conf_t  *elcf;
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
@@ -724,46 +724,18 @@ ngx_http_evbus_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     msg.timestamp = now;
     ngx_str_null(&msg.error_kind);
 
-    if (elcf->ack == NGX_EVBUS_ACK_KAFKA) {
-        rc = ngx_evbus_kafka_produce(&msg, ctx->wait, index, &err);
+    rc = ngx_evbus_outbox_send(&msg, elcf->ack == NGX_EVBUS_ACK_KAFKA,
+                               &ctx->wait, ctx->nevents, index,
+                               r->connection->log, &err);
 
-        if (rc == NGX_OK) {
-            ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
-            return;
-        }
-
-    } else {
-        rc = ngx_evbus_kafka_produce(&msg, NULL, 0, &err);
-
-        if (rc == NGX_OK) {
-            ctx->queued[index] = NGX_HTTP_EVBUS_QUEUED;
-            return;
-        }
+    if (rc == NGX_OK) {
+        ctx->queued[index] = NGX_HTTP_EVBUS_QUEUED;
+        return;
     }
 
-    /* "queued" also means "in the spool"; "kafka" means delivered */
-
-    if (rc == NGX_BUSY && elcf->ack == NGX_EVBUS_ACK_QUEUED
-        && ngx_evbus_spool_enabled())
-    {
-        if (ctx->wait == NULL) {
-            ctx->wait = ngx_evbus_wait_create(ctx->nevents,
-                                              r->connection->log);
-        }
-
-        if (ctx->wait) {
-            rc = ngx_evbus_spool_write(&msg, ctx->wait, index);
-
-            if (rc == NGX_OK) {
-                ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
-                return;
-            }
-
-            err = (rc == NGX_BUSY) ? "Kafka is unavailable and the spool is"
-                                     " full"
-                                   : "Kafka is unavailable and the spool"
-                                     " failed";
-        }
+    if (rc == NGX_AGAIN) {
+        ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
+        return;
     }
 
     if (rc == NGX_BUSY) {

@@ -14,8 +14,6 @@
 #include "ngx_evbus_kafka.h"
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_partition.h"
-#include "ngx_evbus_spool.h"
-#include "ngx_evbus_stats.h"
 
 
 #define NGX_EVBUS_POLL_INTERVAL   250
@@ -25,22 +23,22 @@
 #define NGX_EVBUS_MSG_SLAB        256
 
 
-typedef struct ngx_evbus_msg_s  ngx_evbus_msg_t;
+typedef struct ngx_evbus_kafka_rec_s  ngx_evbus_kafka_rec_t;
 
-struct ngx_evbus_msg_s {
-    ngx_evbus_msg_t            *next;
-    ngx_evbus_wait_t           *wait;
+struct ngx_evbus_kafka_rec_s {
+    ngx_evbus_kafka_rec_t      *next;
+    void                       *data;
     ngx_uint_t                  index;
     size_t                      type_len;
     u_char                      type[NGX_EVBUS_EVENT_TYPE_MAX];
 };
 
 
-typedef struct ngx_evbus_slab_s  ngx_evbus_slab_t;
+typedef struct ngx_evbus_kafka_slab_s  ngx_evbus_kafka_slab_t;
 
-struct ngx_evbus_slab_s {
-    ngx_evbus_slab_t           *next;
-    ngx_evbus_msg_t             msgs[NGX_EVBUS_MSG_SLAB];
+struct ngx_evbus_kafka_slab_s {
+    ngx_evbus_kafka_slab_t     *next;
+    ngx_evbus_kafka_rec_t       msgs[NGX_EVBUS_MSG_SLAB];
 };
 
 
@@ -48,7 +46,7 @@ typedef struct {
     ngx_str_node_t              sn;
     ngx_queue_t                 lru;
     rd_kafka_topic_t           *rkt;
-} ngx_evbus_topic_t;
+} ngx_evbus_kafka_topic_t;
 
 
 typedef struct {
@@ -63,21 +61,17 @@ typedef struct {
     ngx_queue_t                 lru;
     ngx_uint_t                  ntopics;
 
-    ngx_evbus_msg_t            *free;
-    ngx_evbus_slab_t           *slabs;
+    ngx_evbus_kafka_rec_t      *free;
+    ngx_evbus_kafka_slab_t     *slabs;
 
-    ngx_msec_t                  unavailable_after;
+    ngx_evbus_kafka_conf_t     *conf;
     ngx_msec_t                  busy_since;
     ngx_uint_t                  max_messages;
+    ngx_uint_t                  delivered;
     ngx_uint_t                  delivered_last;
     double                      rate;             /* deliveries per second */
     ngx_msec_t                  rate_at;
 
-    ngx_uint_t                  respooled;
-    ngx_uint_t                  lost;
-
-    time_t                      fail_logged;
-    ngx_uint_t                  fail_suppressed;
     time_t                      error_logged;
     ngx_uint_t                  error_suppressed;
 
@@ -93,7 +87,6 @@ static void ngx_evbus_kafka_timer_handler(ngx_event_t *ev);
 static void ngx_evbus_kafka_poll(void);
 static void ngx_evbus_kafka_track(void);
 static ngx_int_t ngx_evbus_kafka_unavailable(void);
-static ngx_int_t ngx_evbus_kafka_spool_failed(const rd_kafka_message_t *m);
 static ngx_str_t ngx_evbus_kafka_header(rd_kafka_headers_t *hdrs,
     const char *name);
 static void ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
@@ -104,9 +97,6 @@ static void ngx_evbus_kafka_logger(const rd_kafka_t *rk, int level,
     const char *fac, const char *buf);
 static void ngx_evbus_kafka_quiet(const rd_kafka_t *rk, int level,
     const char *fac, const char *buf);
-static ngx_int_t ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m,
-    ngx_str_t *error_kind, ngx_evbus_wait_t *wait, ngx_uint_t index,
-    const char **err);
 static int32_t ngx_evbus_kafka_partitioner(const rd_kafka_topic_t *rkt,
     const void *key, size_t keylen, int32_t partition_cnt, void *rkt_opaque,
     void *msg_opaque);
@@ -114,11 +104,8 @@ static ngx_int_t ngx_evbus_kafka_wake_init(ngx_cycle_t *cycle);
 static rd_kafka_topic_t *ngx_evbus_kafka_topic(ngx_str_t *name,
     const char **err);
 static void ngx_evbus_kafka_topics_free(void);
-static ngx_evbus_msg_t *ngx_evbus_kafka_msg_alloc(void);
-static void ngx_evbus_kafka_msg_free(ngx_evbus_msg_t *msg);
-
-
-ngx_evbus_kafka_stats_t  ngx_evbus_kafka_stats;
+static ngx_evbus_kafka_rec_t *ngx_evbus_kafka_rec_alloc(void);
+static void ngx_evbus_kafka_rec_free(ngx_evbus_kafka_rec_t *msg);
 
 static ngx_evbus_kafka_t  ngx_evbus_kafka;
 
@@ -266,13 +253,14 @@ ngx_evbus_kafka_conf_set(ngx_conf_t *cf, void *conf, ngx_str_t *name,
  */
 
 char *
-ngx_evbus_kafka_conf_check(ngx_conf_t *cf, ngx_http_evbus_main_conf_t *emcf)
+ngx_evbus_kafka_conf_check(ngx_conf_t *cf, void *kafka_conf, ngx_str_t *file,
+    ngx_uint_t line)
 {
     char              errstr[512];
     rd_kafka_t       *rk;
     rd_kafka_conf_t  *conf;
 
-    conf = rd_kafka_conf_dup(emcf->kafka_conf);
+    conf = rd_kafka_conf_dup(kafka_conf);
     if (conf == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -283,11 +271,10 @@ ngx_evbus_kafka_conf_check(ngx_conf_t *cf, ngx_http_evbus_main_conf_t *emcf)
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
 
-        if (emcf->properties_line) {
+        if (line) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "invalid \"evbus_kafka_property\" set: %s in %V:%ui",
-                          errstr, &emcf->properties_file,
-                          emcf->properties_line);
+                          errstr, file, line);
 
         } else {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -304,8 +291,7 @@ ngx_evbus_kafka_conf_check(ngx_conf_t *cf, ngx_http_evbus_main_conf_t *emcf)
 
 
 ngx_int_t
-ngx_evbus_kafka_init_process(ngx_cycle_t *cycle,
-    ngx_http_evbus_main_conf_t *emcf)
+ngx_evbus_kafka_init_process(ngx_cycle_t *cycle, ngx_evbus_kafka_conf_t *kcf)
 {
     char                    errstr[512], *brokers;
     size_t                  size;
@@ -322,19 +308,20 @@ ngx_evbus_kafka_init_process(ngx_cycle_t *cycle,
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&ngx_evbus_kafka.lru);
 
-    conf = rd_kafka_conf_dup(emcf->kafka_conf);
+    ngx_evbus_kafka.conf = kcf;
+
+    conf = rd_kafka_conf_dup(kcf->kafka_conf);
     if (conf == NULL) {
         return NGX_ERROR;
     }
 
-    brokers = ngx_alloc(emcf->brokers.len + 1, cycle->log);
+    brokers = ngx_alloc(kcf->brokers.len + 1, cycle->log);
     if (brokers == NULL) {
         rd_kafka_conf_destroy(conf);
         return NGX_ERROR;
     }
 
-    ngx_cpystrn((u_char *) brokers, emcf->brokers.data,
-                emcf->brokers.len + 1);
+    ngx_cpystrn((u_char *) brokers, kcf->brokers.data, kcf->brokers.len + 1);
 
     if (ngx_evbus_kafka_set(conf, "bootstrap.servers", brokers, cycle->log)
         != NGX_OK
@@ -361,8 +348,6 @@ ngx_evbus_kafka_init_process(ngx_cycle_t *cycle,
     {
         ngx_evbus_kafka.max_messages = 100000;
     }
-
-    ngx_evbus_kafka.unavailable_after = emcf->unavailable_after;
 
     rd_kafka_conf_set_dr_msg_cb(conf, ngx_evbus_kafka_dr);
     rd_kafka_conf_set_error_cb(conf, ngx_evbus_kafka_error);
@@ -412,8 +397,8 @@ ngx_evbus_kafka_init_process(ngx_cycle_t *cycle,
 
     /* the first message to an unknown topic waits ~1 s for its metadata */
 
-    topic = emcf->topics.elts;
-    for (i = 0; i < emcf->topics.nelts; i++) {
+    topic = kcf->topics->elts;
+    for (i = 0; i < kcf->topics->nelts; i++) {
         if (ngx_evbus_kafka_topic(&topic[i], &err) == NULL) {
             ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                           "evbus: topic \"%V\": %s", &topic[i], err);
@@ -494,7 +479,7 @@ ngx_evbus_kafka_timer_handler(ngx_event_t *ev)
     ngx_evbus_kafka_poll();
     ngx_evbus_kafka_track();
 
-    if (!ngx_evbus_kafka.exiting && ngx_evbus_spool_tick()) {
+    if (!ngx_evbus_kafka.exiting && ngx_evbus_kafka.conf->tick()) {
 
         /* replay goes on as fast as Kafka takes it */
 
@@ -540,70 +525,51 @@ ngx_evbus_kafka_poll(void)
 static void
 ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    ngx_uint_t        level;
-    const char       *outcome;
-    ngx_evbus_msg_t  *msg;
+    ngx_evbus_msg_t            msg;
+    rd_kafka_headers_t        *hdrs;
+    ngx_evbus_kafka_rec_t     *rec;
+    ngx_evbus_kafka_report_t   report;
+    rd_kafka_timestamp_type_t  tstype;
 
-    msg = m->_private;
+    rec = m->_private;
 
-    if (msg && msg->wait) {
-        ngx_evbus_wait_report(msg->wait, msg->index, m->partition, m->offset,
-                              m->err, 0);
-    }
+    report.data = rec ? rec->data : NULL;
+    report.index = rec ? rec->index : 0;
+    report.partition = m->partition;
+    report.offset = m->offset;
+    report.err = m->err;
+    report.msg = NULL;
 
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.delivered, 1);
-        ngx_evbus_stats_add(NGX_EVBUS_STAT_DELIVERED, 1);
+        ngx_evbus_kafka.delivered++;
         ngx_evbus_kafka.busy_since = ngx_current_msec;
 
     } else {
-        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.failed, 1);
-        ngx_evbus_stats_add(NGX_EVBUS_STAT_FAILED, 1);
-
-        /* a waiting client learns of the failure; other events are kept */
-
-        if ((msg == NULL || msg->wait == NULL)
-            && ngx_evbus_spool_enabled()
-            && ngx_evbus_kafka_spool_failed(m) == NGX_OK)
-        {
-            outcome = "spooled for replay";
-            level = NGX_LOG_WARN;
-            ngx_evbus_kafka.respooled++;
-
-        } else if (msg && msg->wait) {
-            outcome = "reported to the client";
-            level = NGX_LOG_WARN;
-
-        } else {
-            outcome = "lost";
-            level = NGX_LOG_ERR;
-            ngx_evbus_kafka.lost++;
-            ngx_evbus_stats_add(NGX_EVBUS_STAT_LOST, 1);
-
-            if (ngx_evbus_kafka.exiting) {
-                (void) ngx_atomic_fetch_add(
-                                     &ngx_evbus_kafka_stats.lost_at_exit, 1);
-            }
+        if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            hdrs = NULL;
         }
 
-        if (ngx_evbus_kafka.fail_logged == ngx_time()) {
-            ngx_evbus_kafka.fail_suppressed++;
+        msg.topic.data = (u_char *) rd_kafka_topic_name(m->rkt);
+        msg.topic.len = ngx_strlen(msg.topic.data);
+        msg.key.data = m->key;
+        msg.key.len = m->key_len;
+        msg.value.data = m->payload;
+        msg.value.len = m->len;
+        msg.timestamp = rd_kafka_message_timestamp(m, &tstype);
+        msg.event_type = ngx_evbus_kafka_header(hdrs, "event_type");
+        msg.event_version = ngx_evbus_kafka_header(hdrs, "event_version");
+        msg.source_service = ngx_evbus_kafka_header(hdrs, "source_service");
+        msg.ingest_timestamp = ngx_evbus_kafka_header(hdrs,
+                                                      "ingest_timestamp");
+        msg.error_kind = ngx_evbus_kafka_header(hdrs, "error_kind");
 
-        } else {
-            ngx_log_error(level, ngx_evbus_kafka.log, 0,
-                          "evbus: delivery to \"%s\" failed: %s, %s"
-                          " (%ui more failures not logged)",
-                          rd_kafka_topic_name(m->rkt),
-                          rd_kafka_err2str(m->err), outcome,
-                          ngx_evbus_kafka.fail_suppressed);
-
-            ngx_evbus_kafka.fail_logged = ngx_time();
-            ngx_evbus_kafka.fail_suppressed = 0;
-        }
+        report.msg = &msg;
     }
 
-    if (msg) {
-        ngx_evbus_kafka_msg_free(msg);
+    ngx_evbus_kafka.conf->report(&report);
+
+    if (rec) {
+        ngx_evbus_kafka_rec_free(rec);
     }
 }
 
@@ -689,7 +655,7 @@ static int32_t
 ngx_evbus_kafka_partitioner(const rd_kafka_topic_t *rkt, const void *key,
     size_t keylen, int32_t partition_cnt, void *rkt_opaque, void *msg_opaque)
 {
-    ngx_evbus_msg_t  *msg;
+    ngx_evbus_kafka_rec_t  *msg;
 
     msg = msg_opaque;
 
@@ -704,35 +670,13 @@ ngx_evbus_kafka_partitioner(const rd_kafka_topic_t *rkt, const void *key,
 
 
 ngx_int_t
-ngx_evbus_kafka_produce(ngx_evbus_kafka_msg_t *m, ngx_evbus_wait_t *wait,
-    ngx_uint_t index, const char **err)
+ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
+    const char **err)
 {
-    return ngx_evbus_kafka_send(m, m->error_kind.len ? &m->error_kind : NULL,
-                                wait, index, err);
-}
-
-
-/*
- * Dead letters carry the headers error_kind, event_type (when known),
- * source_service and ingest_timestamp; nobody waits for their reports.
- */
-
-ngx_int_t
-ngx_evbus_kafka_produce_dead_letter(ngx_evbus_kafka_msg_t *m,
-    ngx_str_t *error_kind, const char **err)
-{
-    return ngx_evbus_kafka_send(m, error_kind, NULL, 0, err);
-}
-
-
-static ngx_int_t
-ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m, ngx_str_t *error_kind,
-    ngx_evbus_wait_t *wait, ngx_uint_t index, const char **err)
-{
-    ngx_evbus_msg_t      *msg;
-    rd_kafka_topic_t     *rkt;
-    rd_kafka_headers_t   *hdrs;
-    rd_kafka_resp_err_t   rc;
+    rd_kafka_topic_t       *rkt;
+    rd_kafka_headers_t     *hdrs;
+    rd_kafka_resp_err_t     rc;
+    ngx_evbus_kafka_rec_t  *rec;
 
     if (ngx_evbus_kafka.rk == NULL || ngx_evbus_kafka.exiting) {
         *err = "the Kafka producer is not running";
@@ -742,7 +686,6 @@ ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m, ngx_str_t *error_kind,
     if (ngx_evbus_kafka_unavailable()) {
         *err = "Kafka has not taken messages for longer than"
                " evbus_unavailable_after";
-        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.queue_errors, 1);
         return NGX_BUSY;
     }
 
@@ -756,32 +699,32 @@ ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m, ngx_str_t *error_kind,
         return NGX_DECLINED;
     }
 
-    msg = ngx_evbus_kafka_msg_alloc();
-    if (msg == NULL) {
+    rec = ngx_evbus_kafka_rec_alloc();
+    if (rec == NULL) {
         *err = "out of memory";
         return NGX_DECLINED;
     }
 
-    msg->wait = wait;
-    msg->index = index;
-    msg->type_len = m->event_type.len;
+    rec->data = data;
+    rec->index = index;
+    rec->type_len = m->event_type.len;
 
     if (m->event_type.len) {
-        ngx_memcpy(msg->type, m->event_type.data, m->event_type.len);
+        ngx_memcpy(rec->type, m->event_type.data, m->event_type.len);
     }
 
     /* dead letters: error_kind instead of event_version */
 
     hdrs = rd_kafka_headers_new(4);
     if (hdrs == NULL) {
-        ngx_evbus_kafka_msg_free(msg);
+        ngx_evbus_kafka_rec_free(rec);
         *err = "out of memory";
         return NGX_DECLINED;
     }
 
-    if (error_kind) {
-        (void) rd_kafka_header_add(hdrs, "error_kind", -1, error_kind->data,
-                                   (ssize_t) error_kind->len);
+    if (m->error_kind.len) {
+        (void) rd_kafka_header_add(hdrs, "error_kind", -1, m->error_kind.data,
+                                   (ssize_t) m->error_kind.len);
     }
 
     if (m->event_type.len) {
@@ -789,7 +732,7 @@ ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m, ngx_str_t *error_kind,
                                    (ssize_t) m->event_type.len);
     }
 
-    if (error_kind == NULL) {
+    if (m->error_kind.len == 0) {
         (void) rd_kafka_header_add(hdrs, "event_version", -1,
                                    m->event_version.data,
                                    (ssize_t) m->event_version.len);
@@ -809,29 +752,18 @@ ngx_evbus_kafka_send(ngx_evbus_kafka_msg_t *m, ngx_str_t *error_kind,
                            RD_KAFKA_V_KEY(m->key.data, m->key.len),
                            RD_KAFKA_V_TIMESTAMP(m->timestamp),
                            RD_KAFKA_V_HEADERS(hdrs),
-                           RD_KAFKA_V_OPAQUE(msg),
+                           RD_KAFKA_V_OPAQUE(rec),
                            RD_KAFKA_V_END);
 
     /* on success the message owns the headers */
 
     if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(hdrs);
-    }
-
-    if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ngx_evbus_kafka_msg_free(msg);
-        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.queue_errors, 1);
+        ngx_evbus_kafka_rec_free(rec);
         *err = rd_kafka_err2str(rc);
 
         return (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL
                 || rc == RD_KAFKA_RESP_ERR__FATAL) ? NGX_BUSY : NGX_DECLINED;
-    }
-
-    (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.produced, 1);
-    ngx_evbus_stats_add(NGX_EVBUS_STAT_PRODUCED, 1);
-
-    if (wait) {
-        wait->pending++;
     }
 
     if (ngx_evbus_kafka.busy_since == 0) {
@@ -852,7 +784,7 @@ ngx_evbus_kafka_unavailable(void)
 {
     return ngx_evbus_kafka.busy_since
            && ngx_current_msec - ngx_evbus_kafka.busy_since
-              > ngx_evbus_kafka.unavailable_after;
+              > ngx_evbus_kafka.conf->unavailable_after;
 }
 
 
@@ -887,11 +819,7 @@ ngx_evbus_kafka_track(void)
         return;
     }
 
-    ngx_evbus_stats_worker(rd_kafka_outq_len(ngx_evbus_kafka.rk),
-                           ngx_evbus_spool_bytes(),
-                           ngx_evbus_kafka_available(), ngx_evbus_held);
-
-    delivered = ngx_evbus_kafka_stats.delivered;
+    delivered = ngx_evbus_kafka.delivered;
     rate = (double) (delivered - ngx_evbus_kafka.delivered_last) * 1000
            / elapsed;
 
@@ -921,7 +849,9 @@ ngx_evbus_kafka_retry_after(void)
     queued = rd_kafka_outq_len(ngx_evbus_kafka.rk);
 
     if (ngx_evbus_kafka.rate < 1) {
-        secs = queued ? (double) ngx_evbus_kafka.unavailable_after / 1000 : 1;
+        secs = queued ? (double) ngx_evbus_kafka.conf->unavailable_after
+                        / 1000
+                      : 1;
 
     } else {
         secs = queued / ngx_evbus_kafka.rate;
@@ -948,110 +878,14 @@ ngx_evbus_kafka_err2str(int err)
 }
 
 
-ngx_evbus_wait_t *
-ngx_evbus_wait_create(ngx_uint_t n, ngx_log_t *log)
+ngx_uint_t
+ngx_evbus_kafka_queued(void)
 {
-    ngx_evbus_wait_t  *wait;
-
-    wait = ngx_calloc(sizeof(ngx_evbus_wait_t)
-                      + n * sizeof(ngx_evbus_result_t), log);
-    if (wait == NULL) {
-        return NULL;
+    if (ngx_evbus_kafka.rk == NULL) {
+        return 0;
     }
 
-    wait->nresults = n;
-    wait->results = (ngx_evbus_result_t *) (wait + 1);
-
-    return wait;
-}
-
-
-void
-ngx_evbus_wait_report(ngx_evbus_wait_t *wait, ngx_uint_t index,
-    int32_t partition, int64_t offset, int err, ngx_uint_t spooled)
-{
-    ngx_evbus_result_t  *res;
-
-    if (index < wait->nresults) {
-        res = &wait->results[index];
-        res->partition = partition;
-        res->offset = offset;
-        res->err = err;
-        res->done = 1;
-        res->spooled = spooled;
-    }
-
-    if (--wait->pending) {
-        return;
-    }
-
-    /* a worker that is exiting touches no request */
-
-    if (wait->data && !ngx_terminate && !ngx_evbus_kafka.exiting)
-    {
-        wait->handler(wait);
-    }
-
-    if (wait->data == NULL) {
-        ngx_evbus_wait_detach(wait);
-    }
-}
-
-
-/* the request is gone or answered: free the wait once nothing refers to it */
-
-void
-ngx_evbus_wait_detach(ngx_evbus_wait_t *wait)
-{
-    wait->data = NULL;
-
-    if (wait->cleanup) {
-        wait->cleanup->handler = NULL;
-        wait->cleanup = NULL;
-    }
-
-    if (wait->timer.timer_set) {
-        ngx_del_timer(&wait->timer);
-    }
-
-    if (wait->pending == 0) {
-        ngx_free(wait);
-    }
-}
-
-
-static ngx_int_t
-ngx_evbus_kafka_spool_failed(const rd_kafka_message_t *m)
-{
-    rd_kafka_headers_t     *hdrs;
-    ngx_evbus_kafka_msg_t   msg;
-    rd_kafka_timestamp_type_t  tstype;
-
-    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        hdrs = NULL;
-    }
-
-    msg.topic.data = (u_char *) rd_kafka_topic_name(m->rkt);
-    msg.topic.len = ngx_strlen(msg.topic.data);
-    msg.key.data = m->key;
-    msg.key.len = m->key_len;
-    msg.value.data = m->payload;
-    msg.value.len = m->len;
-    msg.timestamp = rd_kafka_message_timestamp(m, &tstype);
-    msg.event_type = ngx_evbus_kafka_header(hdrs, "event_type");
-    msg.event_version = ngx_evbus_kafka_header(hdrs, "event_version");
-    msg.source_service = ngx_evbus_kafka_header(hdrs, "source_service");
-    msg.ingest_timestamp = ngx_evbus_kafka_header(hdrs, "ingest_timestamp");
-    msg.error_kind = ngx_evbus_kafka_header(hdrs, "error_kind");
-
-    if (ngx_evbus_spool_write(&msg, NULL, 0) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, ngx_evbus_kafka.log, 0,
-                      "evbus: an undelivered event to \"%V\" could not be"
-                      " spooled and is lost", &msg.topic);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return rd_kafka_outq_len(ngx_evbus_kafka.rk);
 }
 
 
@@ -1080,45 +914,30 @@ ngx_evbus_kafka_header(rd_kafka_headers_t *hdrs, const char *name)
 static rd_kafka_topic_t *
 ngx_evbus_kafka_topic(ngx_str_t *name, const char **err)
 {
-    u_char              *p;
-    uint32_t             hash;
-    ngx_uint_t           i;
-    ngx_queue_t         *q;
-    ngx_str_node_t      *sn;
-    ngx_evbus_topic_t   *t;
+    u_char                   *p;
+    uint32_t                  hash;
+    ngx_queue_t              *q;
+    ngx_str_node_t           *sn;
+    ngx_evbus_kafka_topic_t  *t;
 
     hash = ngx_crc32_long(name->data, name->len);
 
     sn = ngx_str_rbtree_lookup(&ngx_evbus_kafka.topics, name, hash);
 
     if (sn) {
-        t = (ngx_evbus_topic_t *) sn;
+        t = (ngx_evbus_kafka_topic_t *) sn;
         ngx_queue_remove(&t->lru);
         ngx_queue_insert_head(&ngx_evbus_kafka.lru, &t->lru);
         return t->rkt;
     }
 
-    if (name->len == 0 || name->len > NGX_EVBUS_TOPIC_LEN_MAX) {
-        *err = "the topic name is empty or longer than 249 bytes";
+    if (!ngx_evbus_topic_valid(name, err)) {
         return NULL;
-    }
-
-    for (i = 0; i < name->len; i++) {
-        p = &name->data[i];
-
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_'
-              || *p == '-'))
-        {
-            *err = "the topic name has a character outside"
-                   " A-Z a-z 0-9 . _ -";
-            return NULL;
-        }
     }
 
     if (ngx_evbus_kafka.ntopics >= NGX_EVBUS_TOPICS_MAX) {
         q = ngx_queue_last(&ngx_evbus_kafka.lru);
-        t = ngx_queue_data(q, ngx_evbus_topic_t, lru);
+        t = ngx_queue_data(q, ngx_evbus_kafka_topic_t, lru);
 
         ngx_queue_remove(q);
         ngx_rbtree_delete(&ngx_evbus_kafka.topics, &t->sn.node);
@@ -1129,7 +948,7 @@ ngx_evbus_kafka_topic(ngx_str_t *name, const char **err)
         ngx_evbus_kafka.ntopics--;
     }
 
-    t = ngx_alloc(sizeof(ngx_evbus_topic_t) + name->len + 1,
+    t = ngx_alloc(sizeof(ngx_evbus_kafka_topic_t) + name->len + 1,
                   ngx_evbus_kafka.log);
     if (t == NULL) {
         *err = "out of memory";
@@ -1158,15 +977,44 @@ ngx_evbus_kafka_topic(ngx_str_t *name, const char **err)
 }
 
 
+/* Kafka's rule for topic names */
+
+ngx_uint_t
+ngx_evbus_topic_valid(ngx_str_t *name, const char **err)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (name->len == 0 || name->len > NGX_EVBUS_TOPIC_LEN_MAX) {
+        *err = "the topic name is empty or longer than 249 bytes";
+        return 0;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+        {
+            *err = "the topic name has a character outside"
+                   " A-Z a-z 0-9 . _ -";
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static void
 ngx_evbus_kafka_topics_free(void)
 {
     ngx_queue_t        *q;
-    ngx_evbus_topic_t  *t;
+    ngx_evbus_kafka_topic_t  *t;
 
     while (!ngx_queue_empty(&ngx_evbus_kafka.lru)) {
         q = ngx_queue_head(&ngx_evbus_kafka.lru);
-        t = ngx_queue_data(q, ngx_evbus_topic_t, lru);
+        t = ngx_queue_data(q, ngx_evbus_kafka_topic_t, lru);
 
         ngx_queue_remove(q);
         ngx_rbtree_delete(&ngx_evbus_kafka.topics, &t->sn.node);
@@ -1178,15 +1026,15 @@ ngx_evbus_kafka_topics_free(void)
 }
 
 
-static ngx_evbus_msg_t *
-ngx_evbus_kafka_msg_alloc(void)
+static ngx_evbus_kafka_rec_t *
+ngx_evbus_kafka_rec_alloc(void)
 {
     ngx_uint_t         i;
-    ngx_evbus_msg_t   *msg;
-    ngx_evbus_slab_t  *slab;
+    ngx_evbus_kafka_rec_t   *msg;
+    ngx_evbus_kafka_slab_t  *slab;
 
     if (ngx_evbus_kafka.free == NULL) {
-        slab = ngx_alloc(sizeof(ngx_evbus_slab_t), ngx_evbus_kafka.log);
+        slab = ngx_alloc(sizeof(ngx_evbus_kafka_slab_t), ngx_evbus_kafka.log);
         if (slab == NULL) {
             return NULL;
         }
@@ -1208,27 +1056,25 @@ ngx_evbus_kafka_msg_alloc(void)
 
 
 static void
-ngx_evbus_kafka_msg_free(ngx_evbus_msg_t *msg)
+ngx_evbus_kafka_rec_free(ngx_evbus_kafka_rec_t *msg)
 {
     msg->next = ngx_evbus_kafka.free;
     ngx_evbus_kafka.free = msg;
 }
 
 
+
+/* failed and purged messages are reported before this returns */
+
 void
 ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle)
 {
-    int                 left;
-    ngx_msec_t          timeout;
-    ngx_evbus_slab_t   *slab;
-    ngx_http_evbus_main_conf_t  *emcf;
+    int                      left;
+    ngx_evbus_kafka_slab_t  *slab;
 
     if (ngx_evbus_kafka.rk == NULL) {
         return;
     }
-
-    emcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_evbus_module);
-    timeout = emcf ? emcf->flush_timeout : 5000;
 
     ngx_evbus_kafka.exiting = 1;
 
@@ -1238,7 +1084,8 @@ ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle)
 
     /* bounded: with Kafka down an unbounded flush hangs reloads */
 
-    (void) rd_kafka_flush(ngx_evbus_kafka.rk, (int) timeout);
+    (void) rd_kafka_flush(ngx_evbus_kafka.rk,
+                          (int) ngx_evbus_kafka.conf->flush_timeout);
 
     left = rd_kafka_outq_len(ngx_evbus_kafka.rk);
 
@@ -1247,19 +1094,6 @@ ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle)
                               RD_KAFKA_PURGE_F_QUEUE
                               |RD_KAFKA_PURGE_F_INFLIGHT);
         (void) rd_kafka_flush(ngx_evbus_kafka.rk, 100);
-    }
-
-    if (ngx_evbus_kafka.fail_suppressed) {
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                      "evbus: %ui more delivery failures were not logged",
-                      ngx_evbus_kafka.fail_suppressed);
-    }
-
-    if (ngx_evbus_kafka_stats.lost_at_exit) {
-        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                      "evbus: %uA events were not delivered within"
-                      " evbus_flush_timeout %M and are lost",
-                      ngx_evbus_kafka_stats.lost_at_exit, timeout);
     }
 
     rd_kafka_queue_io_event_enable(ngx_evbus_kafka.main_queue, -1, NULL, 0);
@@ -1282,16 +1116,4 @@ ngx_evbus_kafka_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_evbus_kafka.free = NULL;
-
-    ngx_evbus_stats_worker_exit();
-
-    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
-                  "evbus: producer stopped: %uA produced, %uA delivered,"
-                  " %uA failed (%ui of them spooled, %ui lost); spool:"
-                  " %uA written, %uA replayed",
-                  ngx_evbus_kafka_stats.produced,
-                  ngx_evbus_kafka_stats.delivered,
-                  ngx_evbus_kafka_stats.failed, ngx_evbus_kafka.respooled,
-                  ngx_evbus_kafka.lost, ngx_evbus_kafka_stats.spooled,
-                  ngx_evbus_kafka_stats.replayed);
 }

@@ -11,7 +11,7 @@
 #include "ngx_evbus_module.h"
 #include "ngx_evbus_ctx.h"
 #include "ngx_evbus_json.h"
-#include "ngx_evbus_kafka.h"
+#include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_response.h"
 
@@ -188,7 +188,7 @@ ngx_http_evbus_response_send(ngx_http_request_t *r, ngx_int_t status,
         h->hash = 1;
         ngx_str_set(&h->key, "Retry-After");
         h->value.len = ngx_sprintf(h->value.data, "%ui",
-                                   ngx_evbus_kafka_retry_after())
+                                   ngx_evbus_outbox_retry_after())
                        - h->value.data;
     }
 

@@ -16,42 +16,27 @@
 #include <sys/file.h>
 
 #include "ngx_evbus_spool.h"
-#include "ngx_evbus_stats.h"
+#include "ngx_evbus_spool_record.h"
 
 
 /*
- * A spool file is a sequence of records:
- *
- *     magic (4) | body length (4) | crc32 of the body (4) | body
- *
- * body: timestamp (8) | 8 lengths (topic 2, key 2, value 4, event_type 2,
- * event_version 2, source_service 2, ingest_timestamp 2, error_kind 2) |
- * the 8 strings (error_kind is empty but for dead letters).
- * Integers are in host byte order: a spool is replayed on the host that
- * wrote it.  A record that ends past the end of the file is a torn tail
- * (the process died while writing it); a bad magic or checksum is
- * corruption.  Both end the replay of that file and are logged.
+ * A spool file is a sequence of records (ngx_evbus_spool_record.h).  A
+ * record that ends past the end of the file is a torn tail (the process
+ * died while writing it); a bad magic or checksum is corruption.  Both end
+ * the replay of that file and are logged.
  */
 
-#define NGX_EVBUS_SPOOL_MAGIC      0x32425645    /* "EVB2" */
-#define NGX_EVBUS_SPOOL_HDR        12
-#define NGX_EVBUS_SPOOL_FIXED      (8 + 2 + 2 + 4 + 2 + 2 + 2 + 2 + 2)
+#define NGX_EVBUS_SPOOL_HDR        NGX_EVBUS_SPOOL_RECORD_HDR
 #define NGX_EVBUS_SPOOL_READ       (256 * 1024)
-#define NGX_EVBUS_SPOOL_RECORD_MAX (64 * 1024 * 1024)
 #define NGX_EVBUS_SPOOL_BUDGET     4096
 #define NGX_EVBUS_SPOOL_SCAN       5000
-
-
-typedef struct {
-    ngx_evbus_wait_t           *wait;
-    ngx_uint_t                  index;
-} ngx_evbus_spool_waiter_t;
 
 
 typedef struct {
     u_char                     *data;
     size_t                      len;
     size_t                      size;
+    ngx_uint_t                  nrecords;
     ngx_evbus_spool_waiter_t   *waiters;
     ngx_uint_t                  nwaiters;
     ngx_uint_t                  nalloc;
@@ -81,6 +66,7 @@ struct ngx_evbus_spool_file_s {
 
 typedef struct {
     ngx_evbus_spool_conf_t     *conf;
+    ngx_evbus_spool_written_pt  written;
     ngx_log_t                  *log;
 
     ngx_evbus_spool_file_t     *active;
@@ -111,7 +97,7 @@ static ngx_evbus_spool_file_t *ngx_evbus_spool_open(u_char *name,
 static void ngx_evbus_spool_close(ngx_evbus_spool_file_t *f,
     ngx_uint_t remove);
 static ngx_int_t ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b,
-    ngx_evbus_kafka_msg_t *msg);
+    ngx_evbus_msg_t *msg);
 static ngx_int_t ngx_evbus_spool_activate(void);
 static void ngx_evbus_spool_start(void);
 static void ngx_evbus_spool_io(void *data, ngx_log_t *log);
@@ -120,8 +106,8 @@ static void ngx_evbus_spool_finish(ngx_evbus_spool_batch_t *b,
     ngx_err_t err);
 static void ngx_evbus_spool_scan(void);
 static void ngx_evbus_spool_seal(void);
-static ngx_int_t ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f,
-    ngx_uint_t *budget);
+static ngx_int_t ngx_evbus_spool_read(ngx_evbus_spool_file_t *f,
+    ngx_uint_t *budget, ngx_evbus_spool_read_pt handler);
 
 
 static ngx_evbus_spool_t  ngx_evbus_spool;
@@ -221,7 +207,8 @@ ngx_evbus_spool_conf(ngx_conf_t *cf, ngx_evbus_spool_conf_t **spool)
 
 
 ngx_int_t
-ngx_evbus_spool_init_process(ngx_cycle_t *cycle, ngx_evbus_spool_conf_t *conf)
+ngx_evbus_spool_init_process(ngx_cycle_t *cycle, ngx_evbus_spool_conf_t *conf,
+    ngx_evbus_spool_written_pt written)
 {
     ngx_memzero(&ngx_evbus_spool, sizeof(ngx_evbus_spool_t));
 
@@ -230,6 +217,7 @@ ngx_evbus_spool_init_process(ngx_cycle_t *cycle, ngx_evbus_spool_conf_t *conf)
     }
 
     ngx_evbus_spool.log = cycle->log;
+    ngx_evbus_spool.written = written;
     ngx_evbus_spool.filling = &ngx_evbus_spool.batches[0];
     ngx_evbus_spool.io.fd = NGX_INVALID_FILE;
 
@@ -478,8 +466,7 @@ ngx_evbus_spool_scan(void)
 
 
 ngx_int_t
-ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
-    ngx_uint_t index)
+ngx_evbus_spool_write(ngx_evbus_msg_t *msg, void *data, ngx_uint_t index)
 {
     size_t                     len;
     ssize_t                    n;
@@ -490,7 +477,7 @@ ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
         return NGX_ERROR;
     }
 
-    len = NGX_EVBUS_SPOOL_HDR + NGX_EVBUS_SPOOL_FIXED + msg->topic.len
+    len = NGX_EVBUS_SPOOL_HDR + NGX_EVBUS_SPOOL_RECORD_FIXED + msg->topic.len
           + msg->key.len + msg->value.len + msg->event_type.len
           + msg->event_version.len + msg->source_service.len
           + msg->ingest_timestamp.len + msg->error_kind.len;
@@ -504,7 +491,7 @@ ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
 
     if (ngx_evbus_spool.exiting) {
 
-        /* the event loop is gone: write at once */
+        /* the event loop is gone and nobody waits: write at once */
 
         if (ngx_evbus_spool_activate() != NGX_OK) {
             return NGX_ERROR;
@@ -530,8 +517,7 @@ ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
         ngx_evbus_spool.total += n;
         ngx_evbus_spool.dirty = 1;
 
-        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.spooled, 1);
-        ngx_evbus_stats_add(NGX_EVBUS_STAT_SPOOLED, 1);
+        ngx_evbus_spool.written(1, NULL, 0, 0);
 
         return NGX_OK;
     }
@@ -542,7 +528,7 @@ ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
         return NGX_ERROR;
     }
 
-    if (wait) {
+    if (data) {
         if (b->nwaiters == b->nalloc) {
             b->nalloc = b->nalloc ? b->nalloc * 2 : 64;
 
@@ -550,6 +536,7 @@ ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
                           ngx_evbus_spool.log);
             if (w == NULL) {
                 b->len -= len;
+                b->nrecords--;
                 return NGX_ERROR;
             }
 
@@ -562,10 +549,9 @@ ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
             b->waiters = w;
         }
 
-        b->waiters[b->nwaiters].wait = wait;
+        b->waiters[b->nwaiters].data = data;
         b->waiters[b->nwaiters].index = index;
         b->nwaiters++;
-        wait->pending++;
     }
 
     if (!ngx_evbus_spool.busy) {
@@ -577,30 +563,38 @@ ngx_evbus_spool_write(ngx_evbus_kafka_msg_t *msg, ngx_evbus_wait_t *wait,
 
 
 static ngx_int_t
-ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b, ngx_evbus_kafka_msg_t *msg)
+ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b, ngx_evbus_msg_t *msg)
 {
-    u_char    *p, *body;
-    size_t     len, size;
-    uint16_t   l16;
-    uint32_t   l32, crc;
+    u_char                    *p;
+    size_t                     len, size;
+    ngx_evbus_spool_record_t   rec;
 
-    len = NGX_EVBUS_SPOOL_FIXED + msg->topic.len + msg->key.len
-          + msg->value.len + msg->event_type.len + msg->event_version.len
-          + msg->source_service.len + msg->ingest_timestamp.len
-          + msg->error_kind.len;
+    rec.timestamp = msg->timestamp;
 
-    if (msg->topic.len > 0xffff || msg->key.len > 0xffff
-        || msg->event_type.len > 0xffff || msg->event_version.len > 0xffff
-        || msg->source_service.len > 0xffff
-        || msg->ingest_timestamp.len > 0xffff
-        || msg->error_kind.len > 0xffff
-        || len > NGX_EVBUS_SPOOL_RECORD_MAX)
-    {
+#define ngx_evbus_spool_field(n, s)                                           \
+    rec.field[n].data = (s).data;                                             \
+    rec.field[n].len = (s).len
+
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_TOPIC, msg->topic);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_KEY, msg->key);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_VALUE, msg->value);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_EVENT_TYPE, msg->event_type);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_EVENT_VERSION, msg->event_version);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_SOURCE_SERVICE,
+                          msg->source_service);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_INGEST_TIMESTAMP,
+                          msg->ingest_timestamp);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_ERROR_KIND, msg->error_kind);
+
+#undef ngx_evbus_spool_field
+
+    len = ngx_evbus_spool_record_size(&rec);
+    if (len == 0) {
         return NGX_ERROR;
     }
 
-    if (b->len + NGX_EVBUS_SPOOL_HDR + len > b->size) {
-        size = ngx_max(b->size * 2, b->len + NGX_EVBUS_SPOOL_HDR + len);
+    if (b->len + len > b->size) {
+        size = ngx_max(b->size * 2, b->len + len);
         size = ngx_max(size, 64 * 1024);
 
         p = ngx_alloc(size, ngx_evbus_spool.log);
@@ -617,54 +611,10 @@ ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b, ngx_evbus_kafka_msg_t *msg)
         b->size = size;
     }
 
-    p = b->data + b->len;
-    body = p + NGX_EVBUS_SPOOL_HDR;
+    ngx_evbus_spool_record_encode(b->data + b->len, &rec);
 
-    p = body;
-    p = ngx_cpymem(p, &msg->timestamp, 8);
-
-#define ngx_evbus_put16(v)  l16 = (uint16_t) (v); p = ngx_cpymem(p, &l16, 2)
-
-    ngx_evbus_put16(msg->topic.len);
-    ngx_evbus_put16(msg->key.len);
-    l32 = (uint32_t) msg->value.len;
-    p = ngx_cpymem(p, &l32, 4);
-    ngx_evbus_put16(msg->event_type.len);
-    ngx_evbus_put16(msg->event_version.len);
-    ngx_evbus_put16(msg->source_service.len);
-    ngx_evbus_put16(msg->ingest_timestamp.len);
-    ngx_evbus_put16(msg->error_kind.len);
-
-#undef ngx_evbus_put16
-
-    /* absent strings are { 0, NULL }: memcpy() must not see NULL */
-
-#define ngx_evbus_put(s)                                                      \
-    if ((s).len) {                                                            \
-        p = ngx_cpymem(p, (s).data, (s).len);                                 \
-    }
-
-    ngx_evbus_put(msg->topic);
-    ngx_evbus_put(msg->key);
-    ngx_evbus_put(msg->value);
-    ngx_evbus_put(msg->event_type);
-    ngx_evbus_put(msg->event_version);
-    ngx_evbus_put(msg->source_service);
-    ngx_evbus_put(msg->ingest_timestamp);
-    ngx_evbus_put(msg->error_kind);
-
-#undef ngx_evbus_put
-
-    crc = ngx_crc32_long(body, len);
-
-    p = b->data + b->len;
-    l32 = NGX_EVBUS_SPOOL_MAGIC;
-    p = ngx_cpymem(p, &l32, 4);
-    l32 = (uint32_t) len;
-    p = ngx_cpymem(p, &l32, 4);
-    (void) ngx_cpymem(p, &crc, 4);
-
-    b->len += NGX_EVBUS_SPOOL_HDR + len;
+    b->len += len;
+    b->nrecords++;
 
     return NGX_OK;
 }
@@ -841,32 +791,16 @@ ngx_evbus_spool_io_done(ngx_event_t *ev)
 static void
 ngx_evbus_spool_finish(ngx_evbus_spool_batch_t *b, ngx_err_t err)
 {
-    uint32_t    len;
-    ngx_uint_t  i, n;
+    ngx_uint_t  n, nwaiters;
 
-    if (err == 0) {
-        n = 0;
+    n = err ? 0 : b->nrecords;
+    nwaiters = b->nwaiters;
 
-        /* count the records of the batch */
-
-        for (i = 0; i < b->len; /* void */) {
-            ngx_memcpy(&len, b->data + i + 4, 4);
-            i += NGX_EVBUS_SPOOL_HDR + len;
-            n++;
-        }
-
-        (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.spooled, n);
-        ngx_evbus_stats_add(NGX_EVBUS_STAT_SPOOLED, n);
-    }
-
-    n = b->nwaiters;
     b->nwaiters = 0;
+    b->nrecords = 0;
     b->len = 0;
 
-    for (i = 0; i < n; i++) {
-        ngx_evbus_wait_report(b->waiters[i].wait, b->waiters[i].index, -1, -1,
-                              err ? -1 : 0, err ? 0 : 1);
-    }
+    ngx_evbus_spool.written(n, b->waiters, nwaiters, err);
 }
 
 
@@ -898,14 +832,11 @@ ngx_evbus_spool_seal(void)
 }
 
 
-ngx_uint_t
-ngx_evbus_spool_tick(void)
+void
+ngx_evbus_spool_rescan(void)
 {
-    ngx_uint_t               budget;
-    ngx_evbus_spool_file_t  *f;
-
     if (ngx_evbus_spool.conf == NULL || ngx_evbus_spool.exiting) {
-        return 0;
+        return;
     }
 
     if (ngx_current_msec - ngx_evbus_spool.scanned >= NGX_EVBUS_SPOOL_SCAN
@@ -914,8 +845,16 @@ ngx_evbus_spool_tick(void)
     {
         ngx_evbus_spool_scan();
     }
+}
 
-    if (!ngx_evbus_kafka_available()) {
+
+ngx_uint_t
+ngx_evbus_spool_replay(ngx_evbus_spool_read_pt handler)
+{
+    ngx_uint_t               budget;
+    ngx_evbus_spool_file_t  *f;
+
+    if (ngx_evbus_spool.conf == NULL || ngx_evbus_spool.exiting) {
         return 0;
     }
 
@@ -926,7 +865,7 @@ ngx_evbus_spool_tick(void)
     while (ngx_evbus_spool.replay && budget) {
         f = ngx_evbus_spool.replay;
 
-        if (ngx_evbus_spool_replay(f, &budget) != NGX_OK) {
+        if (ngx_evbus_spool_read(f, &budget, handler) != NGX_OK) {
             return 1;
         }
 
@@ -945,22 +884,21 @@ ngx_evbus_spool_tick(void)
 
 /*
  * NGX_OK: went on as far as the budget and the file allowed;
- * NGX_AGAIN: Kafka took no more, try later.
+ * NGX_AGAIN: the handler took no more, try later.
  */
 
 static ngx_int_t
-ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f, ngx_uint_t *budget)
+ngx_evbus_spool_read(ngx_evbus_spool_file_t *f, ngx_uint_t *budget,
+    ngx_evbus_spool_read_pt handler)
 {
-    u_char                 *p, *last;
-    size_t                  size;
-    ssize_t                 n;
-    uint16_t                l16[7];
-    uint32_t                magic, len, crc, vlen;
+    u_char                    *p, *last;
+    size_t                     size, len;
+    ssize_t                    n;
+    ngx_int_t                  rc;
+    ngx_evbus_msg_t            msg;
+    ngx_evbus_spool_record_t   rec;
 
     len = 0;
-    ngx_int_t               rc;
-    const char             *err;
-    ngx_evbus_kafka_msg_t   msg;
 
     if (ngx_evbus_spool.rbuf == NULL) {
         ngx_evbus_spool.rbuf = ngx_alloc(NGX_EVBUS_SPOOL_READ,
@@ -988,81 +926,43 @@ ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f, ngx_uint_t *budget)
         p = ngx_evbus_spool.rbuf;
         last = p + n;
 
-        while (*budget && last - p >= NGX_EVBUS_SPOOL_HDR) {
-            ngx_memcpy(&magic, p, 4);
-            ngx_memcpy(&len, p + 4, 4);
-            ngx_memcpy(&crc, p + 8, 4);
+        while (*budget) {
+            rc = ngx_evbus_spool_record_decode(p, last - p, &rec, &len);
 
-            if (magic != NGX_EVBUS_SPOOL_MAGIC
-                || len < NGX_EVBUS_SPOOL_FIXED
-                || len > NGX_EVBUS_SPOOL_RECORD_MAX)
-            {
+            if (rc == NGX_EVBUS_SPOOL_RECORD_CORRUPT) {
                 goto corrupt;
             }
 
-            if ((size_t) (last - p) < NGX_EVBUS_SPOOL_HDR + len) {
+            if (rc == NGX_EVBUS_SPOOL_RECORD_SHORT) {
                 break;
             }
 
-            if (ngx_crc32_long(p + NGX_EVBUS_SPOOL_HDR, len) != crc) {
-                goto corrupt;
-            }
+#define ngx_evbus_spool_field(s, n)                                           \
+    (s).data = (u_char *) rec.field[n].data;                                  \
+    (s).len = rec.field[n].len
 
-            ngx_memcpy(&msg.timestamp, p + NGX_EVBUS_SPOOL_HDR, 8);
-            ngx_memcpy(&l16[0], p + NGX_EVBUS_SPOOL_HDR + 8, 4);
-            ngx_memcpy(&vlen, p + NGX_EVBUS_SPOOL_HDR + 12, 4);
-            ngx_memcpy(&l16[2], p + NGX_EVBUS_SPOOL_HDR + 16, 10);
+            ngx_evbus_spool_field(msg.topic, NGX_EVBUS_SPOOL_TOPIC);
+            ngx_evbus_spool_field(msg.key, NGX_EVBUS_SPOOL_KEY);
+            ngx_evbus_spool_field(msg.value, NGX_EVBUS_SPOOL_VALUE);
+            ngx_evbus_spool_field(msg.event_type, NGX_EVBUS_SPOOL_EVENT_TYPE);
+            ngx_evbus_spool_field(msg.event_version,
+                                  NGX_EVBUS_SPOOL_EVENT_VERSION);
+            ngx_evbus_spool_field(msg.source_service,
+                                  NGX_EVBUS_SPOOL_SOURCE_SERVICE);
+            ngx_evbus_spool_field(msg.ingest_timestamp,
+                                  NGX_EVBUS_SPOOL_INGEST_TIMESTAMP);
+            ngx_evbus_spool_field(msg.error_kind, NGX_EVBUS_SPOOL_ERROR_KIND);
 
-            msg.topic.len = l16[0];
-            msg.key.len = l16[1];
-            msg.value.len = vlen;
-            msg.event_type.len = l16[2];
-            msg.event_version.len = l16[3];
-            msg.source_service.len = l16[4];
-            msg.ingest_timestamp.len = l16[5];
-            msg.error_kind.len = l16[6];
+#undef ngx_evbus_spool_field
 
-            if (NGX_EVBUS_SPOOL_FIXED + msg.topic.len + msg.key.len
-                + msg.value.len + msg.event_type.len + msg.event_version.len
-                + msg.source_service.len + msg.ingest_timestamp.len
-                + msg.error_kind.len
-                != len)
-            {
-                goto corrupt;
-            }
+            msg.timestamp = rec.timestamp;
 
-            msg.topic.data = p + NGX_EVBUS_SPOOL_HDR + NGX_EVBUS_SPOOL_FIXED;
-            msg.key.data = msg.topic.data + msg.topic.len;
-            msg.value.data = msg.key.data + msg.key.len;
-            msg.event_type.data = msg.value.data + msg.value.len;
-            msg.event_version.data = msg.event_type.data
-                                     + msg.event_type.len;
-            msg.source_service.data = msg.event_version.data
-                                      + msg.event_version.len;
-            msg.ingest_timestamp.data = msg.source_service.data
-                                        + msg.source_service.len;
-            msg.error_kind.data = msg.ingest_timestamp.data
-                                  + msg.ingest_timestamp.len;
-
-            rc = ngx_evbus_kafka_produce(&msg, NULL, 0, &err);
-
-            if (rc == NGX_BUSY) {
+            if (handler(&msg) == NGX_AGAIN) {
                 return NGX_AGAIN;
             }
 
-            if (rc != NGX_OK) {
-                ngx_log_error(NGX_LOG_ERR, ngx_evbus_spool.log, 0,
-                              "evbus: a spooled event to \"%V\" is dropped:"
-                              " %s", &msg.topic, err);
-
-            } else {
-                (void) ngx_atomic_fetch_add(&ngx_evbus_kafka_stats.replayed,
-                                            1);
-                ngx_evbus_stats_add(NGX_EVBUS_STAT_REPLAYED, 1);
-            }
-
-            p += NGX_EVBUS_SPOOL_HDR + len;
-            f->offset += NGX_EVBUS_SPOOL_HDR + len;
+            p += len;
+            f->offset += len;
             (*budget)--;
         }
 
@@ -1072,9 +972,7 @@ ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f, ngx_uint_t *budget)
 
         /* no whole record in the buffer: cut short, or larger than it */
 
-        if ((size_t) n < NGX_EVBUS_SPOOL_HDR
-            || f->offset + NGX_EVBUS_SPOOL_HDR + len > f->size)
-        {
+        if (len == 0 || f->offset + (off_t) len > f->size) {
             ngx_log_error(NGX_LOG_WARN, ngx_evbus_spool.log, 0,
                           "evbus: torn record at offset %O of \"%s\""
                           " (a process died while writing it), skipped",
@@ -1083,14 +981,14 @@ ngx_evbus_spool_replay(ngx_evbus_spool_file_t *f, ngx_uint_t *budget)
             return NGX_OK;
         }
 
-        p = ngx_alloc(NGX_EVBUS_SPOOL_HDR + len, ngx_evbus_spool.log);
+        p = ngx_alloc(len, ngx_evbus_spool.log);
         if (p == NULL) {
             return NGX_AGAIN;
         }
 
         ngx_free(ngx_evbus_spool.rbuf);
         ngx_evbus_spool.rbuf = p;
-        ngx_evbus_spool.rsize = NGX_EVBUS_SPOOL_HDR + len;
+        ngx_evbus_spool.rsize = len;
     }
 
     return NGX_OK;

@@ -49,6 +49,8 @@ static ngx_int_t ngx_evbus_stats_init_zone(ngx_shm_zone_t *shm_zone,
 
 ngx_uint_t  ngx_evbus_held;
 
+static ngx_uint_t  ngx_evbus_stats_local[NGX_EVBUS_STAT_N];
+
 static ngx_evbus_shctx_t  *ngx_evbus_shctx;
 
 static ngx_str_t  ngx_evbus_stats_zone_name = ngx_string("evbus_stats");
@@ -134,12 +136,26 @@ ngx_evbus_stats_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/*
+ * One path for every count: the shared zone for /status, and this
+ * process's own share of it for its exit log line.
+ */
+
 void
 ngx_evbus_stats_add(ngx_evbus_stat_e stat, ngx_atomic_int_t n)
 {
+    ngx_evbus_stats_local[stat] += n;
+
     if (ngx_evbus_shctx && n) {
         (void) ngx_atomic_fetch_add(&ngx_evbus_shctx->counters[stat], n);
     }
+}
+
+
+ngx_uint_t
+ngx_evbus_stats_process(ngx_evbus_stat_e stat)
+{
+    return ngx_evbus_stats_local[stat];
 }
 
 

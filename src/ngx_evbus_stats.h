@@ -35,6 +35,7 @@ typedef enum {
 
 ngx_int_t ngx_evbus_stats_conf(ngx_conf_t *cf, void *tag);
 void ngx_evbus_stats_add(ngx_evbus_stat_e stat, ngx_atomic_int_t n);
+ngx_uint_t ngx_evbus_stats_process(ngx_evbus_stat_e stat);
 void ngx_evbus_stats_worker(ngx_uint_t queued, off_t spooled,
     ngx_uint_t available, ngx_uint_t held);
 void ngx_evbus_stats_worker_exit(void);

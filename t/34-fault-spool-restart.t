@@ -111,7 +111,7 @@ note(sprintf 'run time %.0fs', time() - $t0);
 done_testing();
 
 
-# one spool record as src/ngx_evbus_spool.c writes it (host byte order):
+# one spool record as src/ngx_evbus_spool_record.c writes it (host byte order):
 # magic | body length | crc32(body) | body, body = timestamp (8) | lengths
 # of topic (2), key (2), value (4), event_type (2), event_version (2),
 # source_service (2), ingest_timestamp (2), error_kind (2) | the strings

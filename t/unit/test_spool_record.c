@@ -1,0 +1,359 @@
+
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+/*
+ * Spool records alone: a round trip of every field, absent and
+ * largest-allowed fields, what cannot be encoded, and the decoder facing
+ * torn records (every prefix), flipped bits, bad magics and lengths, and
+ * length fields that disagree with the body.
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_evbus_spool_record.h"
+
+#include "support.h"
+
+
+static void
+set(ngx_evbus_spool_record_t *rec, unsigned i, const char *s)
+{
+    rec->field[i].data = (const unsigned char *) s;
+    rec->field[i].len = s ? strlen(s) : 0;
+}
+
+
+static void
+sample(ngx_evbus_spool_record_t *rec)
+{
+    memset(rec, 0, sizeof(ngx_evbus_spool_record_t));
+
+    rec->timestamp = 1767225600123LL;
+    set(rec, NGX_EVBUS_SPOOL_TOPIC, "events.purchase");
+    set(rec, NGX_EVBUS_SPOOL_KEY, "0193f6a2-7c1e-7a3b-9d4e-5f6a7b8c9d0e");
+    set(rec, NGX_EVBUS_SPOOL_VALUE, "{\"event_type\":\"purchase\",\"n\":1}");
+    set(rec, NGX_EVBUS_SPOOL_EVENT_TYPE, "purchase");
+    set(rec, NGX_EVBUS_SPOOL_EVENT_VERSION, "2");
+    set(rec, NGX_EVBUS_SPOOL_SOURCE_SERVICE, "shop");
+    set(rec, NGX_EVBUS_SPOOL_INGEST_TIMESTAMP, "2026-01-01T00:00:00.123Z");
+}
+
+
+static int
+same(const ngx_evbus_spool_record_t *a, const ngx_evbus_spool_record_t *b)
+{
+    unsigned  i;
+
+    if (a->timestamp != b->timestamp) {
+        return 0;
+    }
+
+    for (i = 0; i < NGX_EVBUS_SPOOL_NFIELDS; i++) {
+        if (a->field[i].len != b->field[i].len
+            || (a->field[i].len
+                && memcmp(a->field[i].data, b->field[i].data,
+                          a->field[i].len) != 0)
+            || (a->field[i].len == 0 && b->field[i].data != NULL))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static unsigned char *
+encode(const ngx_evbus_spool_record_t *rec, size_t *size)
+{
+    unsigned char  *buf;
+
+    *size = ngx_evbus_spool_record_size(rec);
+    if (*size == 0) {
+        return NULL;
+    }
+
+    buf = malloc(*size);
+    if (buf == NULL) {
+        abort();
+    }
+
+    ngx_evbus_spool_record_encode(buf, rec);
+
+    return buf;
+}
+
+
+static void
+test_crc(void)
+{
+    /* the check value of CRC-32/ISO-HDLC, as ngx_crc32_long() gives it */
+
+    ok(ngx_evbus_spool_record_crc32((const unsigned char *) "123456789", 9)
+       == 0xcbf43926, "crc32 check value");
+    ok(ngx_evbus_spool_record_crc32((const unsigned char *) "", 0) == 0,
+       "crc32 of nothing");
+}
+
+
+static void
+test_round_trip(void)
+{
+    int                        rc;
+    size_t                     size, used, n;
+    uint32_t                   l32;
+    unsigned char             *buf, *two;
+    ngx_evbus_spool_record_t   rec, out;
+
+    sample(&rec);
+    buf = encode(&rec, &size);
+
+    ok(buf != NULL && size == NGX_EVBUS_SPOOL_RECORD_HDR
+                              + NGX_EVBUS_SPOOL_RECORD_FIXED + 15 + 36 + 31
+                              + 8 + 1 + 4 + 24,
+       "size of the sample record (%zu)", size);
+
+    /* the layout replayed by newer processes must not drift */
+
+    memcpy(&l32, buf, 4);
+    ok(l32 == 0x32425645 && memcmp(buf, "EVB2", 4) == 0,
+       "magic \"EVB2\"");
+    memcpy(&l32, buf + 4, 4);
+    ok(l32 == size - NGX_EVBUS_SPOOL_RECORD_HDR, "body length");
+    memcpy(&l32, buf + 8, 4);
+    ok(l32 == ngx_evbus_spool_record_crc32(buf + NGX_EVBUS_SPOOL_RECORD_HDR,
+                                           size - 12),
+       "checksum of the body");
+    ok(memcmp(buf + NGX_EVBUS_SPOOL_RECORD_HDR + NGX_EVBUS_SPOOL_RECORD_FIXED,
+              "events.purchase", 15) == 0,
+       "strings after the fixed part, topic first");
+
+    rc = ngx_evbus_spool_record_decode(buf, size, &out, &used);
+    ok(rc == NGX_EVBUS_SPOOL_RECORD_OK && used == size && same(&rec, &out),
+       "round trip");
+
+    /* a dead letter: error_kind set, event_version absent */
+
+    set(&rec, NGX_EVBUS_SPOOL_EVENT_VERSION, NULL);
+    set(&rec, NGX_EVBUS_SPOOL_ERROR_KIND, "schema");
+    rec.timestamp = -1;
+    free(buf);
+    buf = encode(&rec, &size);
+    rc = ngx_evbus_spool_record_decode(buf, size, &out, &used);
+    ok(rc == NGX_EVBUS_SPOOL_RECORD_OK && same(&rec, &out),
+       "round trip of a dead letter, negative timestamp");
+
+    /* two records back to back: the first is decoded, its size says where
+     * the next begins */
+
+    two = malloc(2 * size);
+    memcpy(two, buf, size);
+    memcpy(two + size, buf, size);
+    n = 0;
+
+    while (ngx_evbus_spool_record_decode(two + n, 2 * size - n, &out, &used)
+           == NGX_EVBUS_SPOOL_RECORD_OK)
+    {
+        n += used;
+    }
+
+    ok(n == 2 * size, "two records in a row");
+    free(two);
+    free(buf);
+
+    /* every field empty */
+
+    memset(&rec, 0, sizeof(ngx_evbus_spool_record_t));
+    buf = encode(&rec, &size);
+    rc = ngx_evbus_spool_record_decode(buf, size, &out, &used);
+    ok(size == NGX_EVBUS_SPOOL_RECORD_HDR + NGX_EVBUS_SPOOL_RECORD_FIXED
+       && rc == NGX_EVBUS_SPOOL_RECORD_OK && same(&rec, &out),
+       "round trip of an empty record");
+    free(buf);
+}
+
+
+static void
+test_limits(void)
+{
+    int                        rc;
+    size_t                     size, used;
+    unsigned char             *big, *buf;
+    ngx_evbus_spool_record_t   rec, out;
+
+    big = malloc(70000);
+    memset(big, 'k', 70000);
+
+    sample(&rec);
+    rec.field[NGX_EVBUS_SPOOL_KEY].data = big;
+    rec.field[NGX_EVBUS_SPOOL_KEY].len = 0xffff;
+    buf = encode(&rec, &size);
+    rc = buf ? ngx_evbus_spool_record_decode(buf, size, &out, &used) : -1;
+    ok(rc == NGX_EVBUS_SPOOL_RECORD_OK && same(&rec, &out),
+       "a 65535-byte key round trips");
+    free(buf);
+
+    rec.field[NGX_EVBUS_SPOOL_KEY].len = 0x10000;
+    ok(ngx_evbus_spool_record_size(&rec) == 0,
+       "a 65536-byte key cannot be encoded");
+
+    sample(&rec);
+    rec.field[NGX_EVBUS_SPOOL_VALUE].data = big;
+    rec.field[NGX_EVBUS_SPOOL_VALUE].len = 70000;
+    buf = encode(&rec, &size);
+    rc = buf ? ngx_evbus_spool_record_decode(buf, size, &out, &used) : -1;
+    ok(rc == NGX_EVBUS_SPOOL_RECORD_OK && same(&rec, &out),
+       "a value over 64 KiB round trips");
+    free(buf);
+
+    rec.field[NGX_EVBUS_SPOOL_VALUE].len = NGX_EVBUS_SPOOL_RECORD_MAX;
+    ok(ngx_evbus_spool_record_size(&rec) == 0,
+       "a record over the maximum cannot be encoded");
+
+    free(big);
+}
+
+
+static void
+test_torn(void)
+{
+    int                        rc;
+    size_t                     size, used, n, bad;
+    unsigned char             *buf;
+    ngx_evbus_spool_record_t   rec, out;
+
+    sample(&rec);
+    buf = encode(&rec, &size);
+
+    bad = 0;
+
+    for (n = 0; n < size; n++) {
+        unsigned char  *copy;
+
+        /* a copy of exactly n bytes, so that ASan sees any overread */
+
+        copy = malloc(n ? n : 1);
+        memcpy(copy, buf, n);
+
+        rc = ngx_evbus_spool_record_decode(copy, n, &out, &used);
+
+        if (rc != NGX_EVBUS_SPOOL_RECORD_SHORT
+            || used != (n < NGX_EVBUS_SPOOL_RECORD_HDR ? 0 : size))
+        {
+            bad++;
+        }
+
+        free(copy);
+    }
+
+    ok(bad == 0, "every torn prefix is short, with the record's size once"
+       " its header is whole");
+
+    free(buf);
+}
+
+
+static void
+test_corrupt(void)
+{
+    int                        rc;
+    size_t                     size, used, i, bad;
+    uint32_t                   l32;
+    uint16_t                   l16;
+    unsigned char             *buf, *copy;
+    ngx_evbus_spool_record_t   rec, out;
+
+    sample(&rec);
+    buf = encode(&rec, &size);
+    copy = malloc(size);
+
+    /* any single flipped bit is found: in the header by the magic, the
+     * length or the checksum, in the body by the checksum */
+
+    bad = 0;
+
+    for (i = 0; i < size * 8; i++) {
+        memcpy(copy, buf, size);
+        copy[i / 8] ^= (unsigned char) (1 << (i % 8));
+
+        rc = ngx_evbus_spool_record_decode(copy, size, &out, &used);
+
+        /* a longer length field makes the record short, not corrupt */
+
+        if (rc == NGX_EVBUS_SPOOL_RECORD_OK
+            || (rc == NGX_EVBUS_SPOOL_RECORD_SHORT
+                && !(i / 8 >= 4 && i / 8 < 8)))
+        {
+            bad++;
+        }
+    }
+
+    ok(bad == 0, "every flipped bit is corruption (or a short record when"
+       " it lengthens the record)");
+
+    memcpy(copy, buf, size);
+    l32 = 0x31425645;
+    memcpy(copy, &l32, 4);
+    rc = ngx_evbus_spool_record_decode(copy, size, &out, &used);
+    ok(rc == NGX_EVBUS_SPOOL_RECORD_CORRUPT, "an older magic is corrupt");
+
+    memcpy(copy, buf, size);
+    l32 = NGX_EVBUS_SPOOL_RECORD_FIXED - 1;
+    memcpy(copy + 4, &l32, 4);
+    rc = ngx_evbus_spool_record_decode(copy, size, &out, &used);
+    ok(rc == NGX_EVBUS_SPOOL_RECORD_CORRUPT, "a body under the fixed part");
+
+    memcpy(copy, buf, size);
+    l32 = NGX_EVBUS_SPOOL_RECORD_MAX + 1;
+    memcpy(copy + 4, &l32, 4);
+    rc = ngx_evbus_spool_record_decode(copy, size, &out, &used);
+    ok(rc == NGX_EVBUS_SPOOL_RECORD_CORRUPT && used == 0,
+       "a body over the maximum is corrupt, not a record to wait for");
+
+    /* field lengths that disagree with the body, with a valid checksum */
+
+    memcpy(copy, buf, size);
+    memcpy(&l16, copy + NGX_EVBUS_SPOOL_RECORD_HDR + 8, 2);
+    l16++;
+    memcpy(copy + NGX_EVBUS_SPOOL_RECORD_HDR + 8, &l16, 2);
+    l32 = ngx_evbus_spool_record_crc32(copy + NGX_EVBUS_SPOOL_RECORD_HDR,
+                                       size - NGX_EVBUS_SPOOL_RECORD_HDR);
+    memcpy(copy + 8, &l32, 4);
+    rc = ngx_evbus_spool_record_decode(copy, size, &out, &used);
+    ok(rc == NGX_EVBUS_SPOOL_RECORD_CORRUPT,
+       "field lengths that do not add up are corrupt");
+
+    memcpy(copy, buf, size);
+    l32 = 0xffffffff;
+    memcpy(copy + NGX_EVBUS_SPOOL_RECORD_HDR + 12, &l32, 4);
+    l32 = ngx_evbus_spool_record_crc32(copy + NGX_EVBUS_SPOOL_RECORD_HDR,
+                                       size - NGX_EVBUS_SPOOL_RECORD_HDR);
+    memcpy(copy + 8, &l32, 4);
+    rc = ngx_evbus_spool_record_decode(copy, size, &out, &used);
+    ok(rc == NGX_EVBUS_SPOOL_RECORD_CORRUPT,
+       "a huge value length with a valid checksum is corrupt");
+
+    free(copy);
+    free(buf);
+}
+
+
+int
+main(void)
+{
+    test_crc();
+    test_round_trip();
+    test_limits();
+    test_torn();
+    test_corrupt();
+
+    printf("1..%d\n", ntests);
+
+    return nfailed ? 1 : 0;
+}
