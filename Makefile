@@ -70,3 +70,14 @@ test-cluster: module
 fuzz:
 	@scripts/deps.sh build
 	@scripts/fuzz.sh
+
+# Debian package libnginx-mod-http-evbus into build/ (docs/packaging.md)
+.PHONY: deb test-deb
+deb:
+	@scripts/deps.sh deb
+	@scripts/deb.sh
+
+# installs build/'s package on the system nginx, end to end, and purges it
+test-deb: deb
+	@scripts/deps.sh test
+	@scripts/test-deb.sh

@@ -7,14 +7,16 @@ build="gcc make nginx nginx-dev librdkafka-dev libyajl-dev libxxhash-dev
 test="kcat curl perl libjson-pp-perl xxhash openjdk-17-jre-headless maven"
 bench="wrk kcat curl"
 fuzz="clang libclang-rt-14-dev"
+deb="build-essential debhelper dpkg-dev fakeroot lintian"
 
 case "${1:-build}" in
     build) want=$build ;;
     test)  want="$build $test" ;;
     bench) want="$build $test $bench" ;;
     fuzz)  want="$build $fuzz" ;;
-    all)   want="$build $test $bench $fuzz" ;;
-    *)     echo "usage: $0 build|test|bench|fuzz|all" >&2; exit 2 ;;
+    deb)   want="$build $deb" ;;
+    all)   want="$build $test $bench $fuzz $deb" ;;
+    *)     echo "usage: $0 build|test|bench|fuzz|deb|all" >&2; exit 2 ;;
 esac
 
 missing=
