@@ -211,9 +211,10 @@ check "version line at start, once (evbus/$version ...)" test "$n" = 1
 # 3. an event through it, and back from Kafka
 
 id=deb-$$-$RANDOM$RANDOM
+event='{"event_type":"deb_check","event_id":"'$id'","page":"/installed","n":1.50}'
 status=$(curl -sS -o "$tmp/response" -w '%{http_code}' \
     -H 'Content-Type: application/json' -H 'User-Agent: evbus-test-deb/1' \
-    --data "{\"event_type\":\"deb_check\",\"event_id\":\"$id\",\"page\":\"/installed\",\"n\":1.50}" \
+    --data "$event" \
     "http://127.0.0.1:$PORT/events" || true)
 if [ "$status" = 202 ] \
    && grep -q "\"accepted\":1,\"rejected\":0,\"event_ids\":\[\"$id\"\]" \
@@ -263,7 +264,8 @@ if perl -MJSON::PP -e '
     );
     for my $k (sort keys %want) {
         my ($got, $exp) = @{ $want{$k} };
-        push @bad, "$k: got " . ($got // "undef") . ", want " . ($exp // "undef")
+        push @bad, "$k: got " . ($got // "undef")
+            . ", want " . ($exp // "undef")
             unless defined $got && defined $exp && $got eq $exp;
     }
     push @bad, "client number not byte for byte: $raw"
