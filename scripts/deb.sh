@@ -22,13 +22,14 @@ fi
 
 # build from a copy, so the checkout gets no debhelper droppings and the
 # native source tarball holds no build/, .cache/ or run/
+src=$stage/libnginx-mod-http-evbus-$ver
 rm -rf "$stage"
-mkdir -p "$stage/src"
+mkdir -p "$src"
 tar -c --exclude=./.git --exclude=./build --exclude=./.cache --exclude=./run \
     --exclude=./t/tmp --exclude=./bench/results --exclude='*.o' -f - . \
-    | tar -x -C "$stage/src"
+    | tar -x -C "$src"
 
-(cd "$stage/src" && dpkg-buildpackage -us -uc) > "$stage/build.log" 2>&1 || {
+(cd "$src" && dpkg-buildpackage -us -uc) > "$stage/build.log" 2>&1 || {
     tail -50 "$stage/build.log" >&2
     echo "dpkg-buildpackage failed; full log: $stage/build.log" >&2
     exit 1
