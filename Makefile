@@ -37,7 +37,7 @@ export EVBUS_CORE_LIBS := $(strip $(CORE_LIBS))
 
 .PHONY: all module deps kafka-fetch kafka-start kafka-stop run stop test \
         test-asan test-cluster unit fuzz bench bench-core clean \
-        core-sources core-libs
+        core-sources core-libs deb test-deb
 
 all: module
 
@@ -113,3 +113,13 @@ core-libs:
 
 clean:
 	rm -rf $(BUILD)
+
+# Debian package libnginx-mod-http-evbus into build/ (docs/packaging.md)
+deb:
+	@scripts/deps.sh deb
+	@scripts/deb.sh
+
+# installs build/'s package on the system nginx, end to end, and purges it
+test-deb: deb
+	@scripts/deps.sh test
+	@scripts/test-deb.sh

@@ -17,6 +17,9 @@
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_schema_conf.h"
 
+#include <librdkafka/rdkafka.h>
+#include <yajl/yajl_version.h>
+
 
 #define NGX_EVBUS_DEFAULT_TOPIC  "events"
 
@@ -45,6 +48,7 @@ static ngx_int_t ngx_http_evbus_variable_event_type(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_evbus_variable_count(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_evbus_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_evbus_init_process(ngx_cycle_t *cycle);
 static void ngx_http_evbus_exit_process(ngx_cycle_t *cycle);
 
@@ -230,7 +234,7 @@ ngx_module_t  ngx_http_evbus_module = {
     ngx_http_evbus_commands,               /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_evbus_init_module,            /* init module */
     ngx_http_evbus_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -770,6 +774,32 @@ ngx_http_evbus_variable_count(ngx_http_request_t *r,
     v->no_cacheable = 1;
     v->not_found = 0;
     v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_evbus_init_module(ngx_cycle_t *cycle)
+{
+    int                v;
+    static ngx_uint_t  logged;
+
+    /*
+     * Once per load of the module into a master (start, or the reload that
+     * loads it), like "nginx/1.22.1"; not for "nginx -t" or "nginx -s".
+     */
+
+    if (logged || ngx_test_config || ngx_process == NGX_PROCESS_SIGNALLER) {
+        return NGX_OK;
+    }
+
+    logged = 1;
+    v = yajl_version();
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  NGX_EVBUS_VER " librdkafka/%s yajl/%d.%d.%d",
+                  rd_kafka_version_str(), v / 10000, v / 100 % 100, v % 100);
 
     return NGX_OK;
 }

@@ -9,19 +9,30 @@ tree=$build/nginx
 
 mkdir -p "$build"
 
+# EVBUS_NGX_CONF_FLAGS=1 (the Debian package): configure with the flags
+# Debian's nginx itself was built with (nginx-dev's conf_flags), not only
+# the two that binary compatibility needs.
+conf_flags=(--with-compat --with-threads)
+if [ "${EVBUS_NGX_CONF_FLAGS:-0}" = 1 ]; then
+    # shellcheck disable=SC1091
+    . "$ngx_src/conf_flags"
+    conf_flags=("${NGX_CONF_FLAGS[@]}")
+fi
+stamp="$cc_opt|$ld_opt|${conf_flags[*]}"
+
 if [ ! -f "$tree/.configured" ] || [ "$top/config" -nt "$tree/.configured" ] \
-   || [ "$(cat "$tree/.configured")" != "$cc_opt|$ld_opt" ]
+   || [ "$(cat "$tree/.configured")" != "$stamp" ]
 then
     rm -rf "$tree"
     cp -r "$ngx_src" "$tree"
-    (cd "$tree" && ./configure --with-compat --with-threads \
+    (cd "$tree" && ./configure "${conf_flags[@]}" \
         --add-dynamic-module="$top" \
         --with-cc-opt="-Wall -Wextra -Wno-unused-parameter $cc_opt" \
         --with-ld-opt="$ld_opt" > "$build/configure.log" 2>&1) || {
         cat "$build/configure.log" >&2
         exit 1
     }
-    echo "$cc_opt|$ld_opt" > "$tree/.configured"
+    echo "$stamp" > "$tree/.configured"
 fi
 
 make -s -C "$tree" -f objs/Makefile modules

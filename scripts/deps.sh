@@ -12,6 +12,7 @@ test="xxhash"
 bench="wrk"
 core="valgrind"
 fuzz="clang libclang-rt-14-dev"
+deb="build-essential debhelper dpkg-dev fakeroot lintian"
 
 case "${1:-build}" in
     build) want=$build ;;
@@ -20,8 +21,9 @@ case "${1:-build}" in
     bench) want="$build $run $bench" ;;
     bench-core) want="$build $core" ;;
     fuzz)  want="$build $fuzz" ;;
-    all)   want="$build $run $test $bench $core $fuzz" ;;
-    *)     echo "usage: $0 build|run|test|bench|bench-core|fuzz|all" >&2
+    deb)   want="$build $deb" ;;
+    all)   want="$build $run $test $bench $core $fuzz $deb" ;;
+    *)     echo "usage: $0 build|run|test|bench|bench-core|fuzz|deb|all" >&2
            exit 2 ;;
 esac
 

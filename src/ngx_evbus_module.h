@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_evbus_version.h"
 
 #define NGX_EVBUS_ACK_QUEUED  0
 #define NGX_EVBUS_ACK_KAFKA   1
