@@ -195,7 +195,7 @@ my @log;
 $deadline = time() + 5;
 do {
     @log = split /\n/, Evbus::_read("$dir/ev.log");
-} while (@log < 48 && time() < $deadline && select(undef, undef, undef, 0.1) // 1);
+} while (@log < 49 && time() < $deadline && select(undef, undef, undef, 0.1) // 1);
 ok((grep { /^\d+ 202 partial "a,b" 3 1 -$/ } @log) == 1,
    'partial: result, distinct types, counts');
 ok((grep { /^\d+ 400 rejected "-" 0 1 -$/ } @log) == 1,
