@@ -61,8 +61,10 @@ do {
 is($m->{evbus_requests_total}, 7, 'requests counted');
 is($m->{'evbus_responses_total{class="2xx"}'}, 6, '2xx counted');
 is($m->{'evbus_responses_total{class="4xx"}'}, 1, '4xx counted');
-is($m->{'evbus_events_total{outcome="accepted"}'}, 12, 'accepted events');
-is($m->{'evbus_events_total{outcome="rejected"}'}, 6, 'rejected events');
+is($m->{'evbus_events_total{event_type="s",outcome="accepted"}'}, 12,
+   'accepted events, by type');
+is($m->{'evbus_events_total{event_type="invalid",outcome="rejected"}'}, 6,
+   'rejected events without a type');
 is($m->{'evbus_kafka_messages_total{result="produced"}'}, 12, 'produced');
 is($m->{'evbus_kafka_messages_total{result="delivered"}'}, 12, 'delivered');
 is($m->{'evbus_kafka_messages_total{result="failed"}'}, 0, 'none failed');
