@@ -546,6 +546,8 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     report.err = m->err;
     report.latency = rec ? ngx_current_msec - rec->sent : 0;
     report.msg = NULL;
+    report.topic.data = (u_char *) rd_kafka_topic_name(m->rkt);
+    report.topic.len = ngx_strlen(report.topic.data);
 
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ngx_evbus_kafka.delivered++;
@@ -556,8 +558,7 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             hdrs = NULL;
         }
 
-        msg.topic.data = (u_char *) rd_kafka_topic_name(m->rkt);
-        msg.topic.len = ngx_strlen(msg.topic.data);
+        msg.topic = report.topic;
         msg.key.data = m->key;
         msg.key.len = m->key_len;
         msg.value.data = m->payload;

@@ -28,6 +28,7 @@ typedef struct {
     int64_t                     offset;
     int                         err;           /* rd_kafka_resp_err_t */
     ngx_msec_t                  latency;       /* since the produce call */
+    ngx_str_t                   topic;
     ngx_evbus_msg_t            *msg;
 } ngx_evbus_kafka_report_t;
 

@@ -139,6 +139,7 @@ ngx_evbus_outbox_produce(ngx_evbus_msg_t *msg, ngx_evbus_wait_t *wait,
 
     if (rc == NGX_OK) {
         ngx_evbus_stats_add(NGX_EVBUS_STAT_PRODUCED, 1);
+        ngx_evbus_stats_topic(&msg->topic, 0);
 
         if (wait) {
             wait->pending++;
@@ -168,10 +169,12 @@ ngx_evbus_outbox_report(ngx_evbus_kafka_report_t *report)
     if (report->err == 0) {
         ngx_evbus_stats_observe(NGX_EVBUS_HIST_DELIVERY, report->latency);
         ngx_evbus_stats_add(NGX_EVBUS_STAT_DELIVERED, 1);
+        ngx_evbus_stats_topic(&report->topic, 1);
         return;
     }
 
     ngx_evbus_stats_add(NGX_EVBUS_STAT_FAILED, 1);
+    ngx_evbus_stats_topic(&report->topic, 2);
 
     if (wait) {
         outcome = "reported to the client";

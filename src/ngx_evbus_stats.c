@@ -25,16 +25,31 @@
 #define NGX_EVBUS_STATS_BUCKETS  16
 
 
-/* an event type's counts, in an open-addressing table found by hash */
+#define NGX_EVBUS_STATS_NAME_LEN 256
+
+
+/*
+ * The counts of an event type (accepted, rejected) or of a topic
+ * (produced, delivered, failed), in an open-addressing table found by
+ * hash, at most "max" names; the rest share "other".
+ */
 
 typedef struct {
     ngx_atomic_t                hash;            /* 0: free */
     ngx_atomic_t                ready;           /* name written */
-    ngx_atomic_t                accepted;
-    ngx_atomic_t                rejected;
+    ngx_atomic_t                n[3];
     size_t                      len;
-    u_char                      name[NGX_EVBUS_EVENT_TYPE_MAX];
-} ngx_evbus_stats_type_t;
+    u_char                      name[NGX_EVBUS_STATS_NAME_LEN];
+} ngx_evbus_stats_named_t;
+
+
+typedef struct {
+    ngx_atomic_t                max;
+    ngx_atomic_t                count;
+    ngx_uint_t                  capacity;        /* a power of 2 */
+    ngx_evbus_stats_named_t     other;
+    ngx_evbus_stats_named_t    *entries;
+} ngx_evbus_stats_table_t;
 
 
 typedef struct {
@@ -85,12 +100,9 @@ typedef struct {
     ngx_atomic_t                reasons[NGX_EVBUS_STATS_REASONS];
     ngx_evbus_stats_hist_t      hists[NGX_EVBUS_HIST_N];
 
-    ngx_atomic_t                max_types;
-    ngx_atomic_t                ntypes;
-    ngx_uint_t                  capacity;        /* a power of 2 */
-    ngx_evbus_stats_type_t      other;
-    ngx_evbus_stats_type_t      invalid;
-    ngx_evbus_stats_type_t     *types;
+    ngx_evbus_stats_table_t     types;
+    ngx_evbus_stats_table_t     topics;
+    ngx_evbus_stats_named_t     invalid;         /* no valid event_type */
 } ngx_evbus_shctx_t;
 
 
@@ -117,8 +129,8 @@ typedef struct {
 
 static ngx_int_t ngx_evbus_stats_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static ngx_evbus_stats_type_t *ngx_evbus_stats_type(u_char *name,
-    size_t len);
+static ngx_evbus_stats_named_t *ngx_evbus_stats_find(
+    ngx_evbus_stats_table_t *table, u_char *name, size_t len);
 static u_char *ngx_evbus_stats_room(ngx_evbus_stats_writer_t *w,
     size_t size);
 static void ngx_evbus_stats_family(ngx_evbus_stats_writer_t *w,
@@ -129,7 +141,9 @@ static void ngx_evbus_stats_sample(ngx_evbus_stats_writer_t *w,
 static void ngx_evbus_stats_uint(ngx_evbus_stats_writer_t *w,
     const char *name, const char *fmt, ...);
 static void ngx_evbus_stats_end(ngx_evbus_stats_writer_t *w);
-static void ngx_evbus_stats_write_types(ngx_evbus_stats_writer_t *w);
+static void ngx_evbus_stats_write_table(ngx_evbus_stats_writer_t *w,
+    ngx_evbus_stats_table_t *table, const char *name, const char *label,
+    const char *help, const char **results, ngx_uint_t nresults);
 static void ngx_evbus_stats_write_hists(ngx_evbus_stats_writer_t *w);
 static void ngx_evbus_stats_write_rdkafka(ngx_evbus_stats_writer_t *w);
 
@@ -275,8 +289,8 @@ static size_t
 ngx_evbus_stats_need(ngx_uint_t max_types)
 {
     return sizeof(ngx_evbus_shctx_t)
-           + ngx_evbus_stats_capacity(max_types)
-             * sizeof(ngx_evbus_stats_type_t)
+           + 2 * ngx_evbus_stats_capacity(max_types)
+             * sizeof(ngx_evbus_stats_named_t)
            + 8 * ngx_pagesize;
 }
 
@@ -346,10 +360,18 @@ ngx_evbus_stats_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                 return NGX_ERROR;
             }
 
-            shctx->capacity = ngx_evbus_stats_capacity(max);
-            shctx->types = ngx_slab_calloc(shpool, shctx->capacity
-                                           * sizeof(ngx_evbus_stats_type_t));
-            if (shctx->types == NULL) {
+            shctx->types.capacity = ngx_evbus_stats_capacity(max);
+            shctx->types.entries = ngx_slab_calloc(shpool,
+                                        shctx->types.capacity
+                                        * sizeof(ngx_evbus_stats_named_t));
+            shctx->topics.capacity = shctx->types.capacity;
+            shctx->topics.entries = ngx_slab_calloc(shpool,
+                                        shctx->topics.capacity
+                                        * sizeof(ngx_evbus_stats_named_t));
+
+            if (shctx->types.entries == NULL
+                || shctx->topics.entries == NULL)
+            {
                 return NGX_ERROR;
             }
 
@@ -359,7 +381,8 @@ ngx_evbus_stats_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* a reused zone keeps its table: a larger max_types is capped by it */
 
-    shctx->max_types = ngx_min(max, shctx->capacity / 2);
+    shctx->types.max = ngx_min(max, shctx->types.capacity / 2);
+    shctx->topics.max = shctx->types.max;
 
     shm_zone->data = shctx;
     ngx_evbus_shctx = shctx;
@@ -430,27 +453,23 @@ ngx_evbus_stats_worker_exit(void)
 }
 
 
-static ngx_evbus_stats_type_t *
-ngx_evbus_stats_type(u_char *name, size_t len)
+static ngx_evbus_stats_named_t *
+ngx_evbus_stats_find(ngx_evbus_stats_table_t *table, u_char *name,
+    size_t len)
 {
-    ngx_uint_t               i, n, mask;
-    ngx_atomic_uint_t        h;
-    ngx_evbus_shctx_t       *sh;
-    ngx_evbus_stats_type_t  *t;
+    ngx_uint_t                i, n, mask;
+    ngx_atomic_uint_t         h;
+    ngx_evbus_stats_named_t  *t;
 
-    sh = ngx_evbus_shctx;
-
-    if (len == 0 || len > NGX_EVBUS_EVENT_TYPE_MAX
-        || !ngx_evbus_type_valid(name, len))
-    {
-        return &sh->invalid;
+    if (len > NGX_EVBUS_STATS_NAME_LEN) {
+        return &table->other;
     }
 
     h = (ngx_atomic_uint_t) XXH3_64bits(name, len) | 1;
-    mask = sh->capacity - 1;
+    mask = table->capacity - 1;
 
-    for (i = h & mask, n = 0; n < sh->capacity; i = (i + 1) & mask, n++) {
-        t = &sh->types[i];
+    for (i = h & mask, n = 0; n < table->capacity; i = (i + 1) & mask, n++) {
+        t = &table->entries[i];
 
         if (t->hash == h) {
             return t;
@@ -460,13 +479,13 @@ ngx_evbus_stats_type(u_char *name, size_t len)
             continue;
         }
 
-        if (sh->ntypes >= sh->max_types) {
-            return &sh->other;
+        if (table->count >= table->max) {
+            return &table->other;
         }
 
-        if (ngx_atomic_fetch_add(&sh->ntypes, 1) >= sh->max_types) {
-            (void) ngx_atomic_fetch_add(&sh->ntypes, -1);
-            return &sh->other;
+        if (ngx_atomic_fetch_add(&table->count, 1) >= table->max) {
+            (void) ngx_atomic_fetch_add(&table->count, -1);
+            return &table->other;
         }
 
         if (ngx_atomic_cmp_set(&t->hash, 0, h)) {
@@ -479,14 +498,32 @@ ngx_evbus_stats_type(u_char *name, size_t len)
 
         /* another worker took the slot first */
 
-        (void) ngx_atomic_fetch_add(&sh->ntypes, -1);
+        (void) ngx_atomic_fetch_add(&table->count, -1);
 
         if (t->hash == h) {
             return t;
         }
     }
 
-    return &sh->other;
+    return &table->other;
+}
+
+
+/* 0: produced, 1: delivered, 2: failed */
+
+void
+ngx_evbus_stats_topic(ngx_str_t *topic, ngx_uint_t result)
+{
+    ngx_evbus_stats_named_t  *t;
+
+    if (ngx_evbus_shctx == NULL) {
+        return;
+    }
+
+    t = ngx_evbus_stats_find(&ngx_evbus_shctx->topics, topic->data,
+                             topic->len);
+
+    (void) ngx_atomic_fetch_add(&t->n[result], 1);
 }
 
 
@@ -502,7 +539,7 @@ ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n)
     ngx_uint_t               accepted, rejected;
     const char              *kind;
     ngx_evbus_event_t       *ev, *prev;
-    ngx_evbus_stats_type_t  *t;
+    ngx_evbus_stats_named_t  *t;
 
     if (ngx_evbus_shctx == NULL) {
         return;
@@ -523,11 +560,15 @@ ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n)
                               ev->event_type_len) != 0))
         {
             if (t) {
-                (void) ngx_atomic_fetch_add(&t->accepted, accepted);
-                (void) ngx_atomic_fetch_add(&t->rejected, rejected);
+                (void) ngx_atomic_fetch_add(&t->n[0], accepted);
+                (void) ngx_atomic_fetch_add(&t->n[1], rejected);
             }
 
-            t = ngx_evbus_stats_type(ev->event_type, ev->event_type_len);
+            t = (ev->event_type_len
+                 && ngx_evbus_type_valid(ev->event_type, ev->event_type_len))
+                ? ngx_evbus_stats_find(&ngx_evbus_shctx->types,
+                                       ev->event_type, ev->event_type_len)
+                : &ngx_evbus_shctx->invalid;
             accepted = 0;
             rejected = 0;
         }
@@ -553,8 +594,8 @@ ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n)
     }
 
     if (t) {
-        (void) ngx_atomic_fetch_add(&t->accepted, accepted);
-        (void) ngx_atomic_fetch_add(&t->rejected, rejected);
+        (void) ngx_atomic_fetch_add(&t->n[0], accepted);
+        (void) ngx_atomic_fetch_add(&t->n[1], rejected);
     }
 }
 
@@ -688,6 +729,12 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
     ngx_evbus_stats_writer_t   w;
     ngx_evbus_stats_worker_t  *wk;
 
+    static const char  *outcomes[] = { "outcome=\"accepted\"",
+                                       "outcome=\"rejected\"" };
+    static const char  *results[] = { "result=\"produced\"",
+                                      "result=\"delivered\"",
+                                      "result=\"failed\"" };
+
     static const char  *gauges[][2] = {
         { "evbus_kafka_queue_messages",
           "Messages in the worker's librdkafka queue." },
@@ -738,7 +785,11 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
                 ngx_evbus_stats_end(&w);
             }
 
-            ngx_evbus_stats_write_types(&w);
+            ngx_evbus_stats_write_table(&w, &ngx_evbus_shctx->types,
+                                        "evbus_events_total", "event_type",
+                                        "Events by type and by outcome of"
+                                        " the request that carried them.",
+                                        outcomes, 2);
             last = (ngx_uint_t) -1;
             continue;
         }
@@ -778,6 +829,11 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
     }
 
     ngx_evbus_stats_end(&w);
+
+    ngx_evbus_stats_write_table(&w, &ngx_evbus_shctx->topics,
+                                "evbus_topic_messages_total", "topic",
+                                "Messages given to librdkafka per topic,"
+                                " and their delivery reports.", results, 3);
 
     ngx_evbus_stats_write_hists(&w);
 
@@ -851,38 +907,46 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
 
 
 static void
-ngx_evbus_stats_write_types(ngx_evbus_stats_writer_t *w)
+ngx_evbus_stats_write_table(ngx_evbus_stats_writer_t *w,
+    ngx_evbus_stats_table_t *table, const char *name, const char *label,
+    const char *help, const char **results, ngx_uint_t nresults)
 {
-    u_char                  *p, labels[NGX_EVBUS_EVENT_TYPE_MAX + 64];
-    ngx_uint_t               i, o;
-    ngx_evbus_stats_type_t  *t;
+    u_char                   *p, labels[NGX_EVBUS_STATS_NAME_LEN + 128];
+    ngx_uint_t                i, o, cap;
+    ngx_evbus_stats_named_t  *t;
 
-    ngx_evbus_stats_family(w, "evbus_events_total", "counter",
-                           "Events by type and by outcome of the request"
-                           " that carried them.");
+    ngx_evbus_stats_family(w, name, "counter", help);
 
-    for (o = 0; o < 2; o++) {
-        for (i = 0; i < ngx_evbus_shctx->capacity + 2; i++) {
-            t = (i < ngx_evbus_shctx->capacity) ? &ngx_evbus_shctx->types[i]
-                : (i == ngx_evbus_shctx->capacity) ? &ngx_evbus_shctx->other
-                : &ngx_evbus_shctx->invalid;
+    cap = table->capacity;
 
-            if (i < ngx_evbus_shctx->capacity && !t->ready) {
+    for (o = 0; o < nresults; o++) {
+        for (i = 0; i < cap + 2; i++) {
+            if (i < cap) {
+                t = &table->entries[i];
+
+                if (!t->ready) {
+                    continue;
+                }
+
+                p = ngx_sprintf(labels, "%s=\"%*s\",%s", label, t->len,
+                                t->name, results[o]);
+
+            } else if (i == cap) {
+                t = &table->other;
+                p = ngx_sprintf(labels, "%s=\"other\",%s", label,
+                                results[o]);
+
+            } else if (table == &ngx_evbus_shctx->types) {
+                t = &ngx_evbus_shctx->invalid;
+                p = ngx_sprintf(labels, "%s=\"invalid\",%s", label,
+                                results[o]);
+
+            } else {
                 continue;
             }
 
-            p = ngx_sprintf(labels, "event_type=\"%*s\",outcome=\"%s\"",
-                            i < ngx_evbus_shctx->capacity ? t->len
-                            : i == ngx_evbus_shctx->capacity ? 5 : 7,
-                            i < ngx_evbus_shctx->capacity ? t->name
-                            : i == ngx_evbus_shctx->capacity
-                              ? (u_char *) "other" : (u_char *) "invalid",
-                            o ? "rejected" : "accepted");
-
-            ngx_evbus_stats_sample(w, "evbus_events_total", "", labels,
-                                   p - labels, NULL, 0);
-            ngx_evbus_stats_uint(w, NULL, "%uA",
-                                 o ? t->rejected : t->accepted);
+            ngx_evbus_stats_sample(w, name, "", labels, p - labels, NULL, 0);
+            ngx_evbus_stats_uint(w, NULL, "%uA", t->n[o]);
         }
     }
 

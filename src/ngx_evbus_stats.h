@@ -57,6 +57,7 @@ char *ngx_http_evbus_stats_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_evbus_stats_conf(ngx_conf_t *cf, void *tag,
     ngx_evbus_stats_conf_t *zone);
 void ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n);
+void ngx_evbus_stats_topic(ngx_str_t *topic, ngx_uint_t result);
 void ngx_evbus_stats_observe(ngx_evbus_hist_e hist, ngx_uint_t value);
 void ngx_evbus_stats_limits(ngx_uint_t queue_max, off_t spool_max);
 void ngx_evbus_stats_rdkafka(ngx_evbus_rdstats_t *st);

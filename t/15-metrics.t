@@ -102,6 +102,14 @@ is($m->{'evbus_delivery_seconds_count'}, 120, 'delivery histogram: count');
 is($m->{'evbus_delivery_seconds_bucket{le="+Inf"}'}, 120,
    'delivery histogram: +Inf');
 is($m->{'evbus_request_body_bytes_count'}, 40, 'body histogram: count');
+is($m->{qq{evbus_topic_messages_total{topic="$topic",result="produced"}}},
+   120, 'produced to the topic');
+is($m->{qq{evbus_topic_messages_total{topic="$topic",result="delivered"}}},
+   120, 'delivered to the topic');
+is($m->{qq{evbus_topic_messages_total{topic="$topic",result="failed"}}},
+   0, 'none failed');
+is($m->{'evbus_topic_messages_total{topic="other",result="produced"}'}, 0,
+   'no other topic');
 
 # the cap: max_types=3, so after click and view one more type, then other
 for my $ty (qw(t1 t2 t3)) {
