@@ -109,7 +109,7 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       NULL },
 
     { ngx_string("evbus_stats_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_evbus_stats_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_evbus_main_conf_t, stats_zone),
@@ -866,6 +866,8 @@ ngx_http_evbus_init_process(ngx_cycle_t *cycle)
     {
         return NGX_OK;
     }
+
+    ngx_evbus_stats_init_process(cycle, &ngx_http_evbus_module);
 
     emcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_evbus_module);
 

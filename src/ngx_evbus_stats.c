@@ -204,7 +204,7 @@ static ngx_evbus_stat_name_t  ngx_evbus_stat_names[] = {
 };
 
 
-/* evbus_stats_zone name size [max_types=number]; */
+/* evbus_stats_zone name size [max_types=number] | off; */
 
 char *
 ngx_http_evbus_stats_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -228,6 +228,17 @@ ngx_http_evbus_stats_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     z = ngx_pcalloc(cf->pool, sizeof(ngx_evbus_stats_conf_t));
     if (z == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 2) {
+        if (value[1].len != 3 || ngx_strncmp(value[1].data, "off", 3) != 0) {
+            return "takes \"off\" or a name and a size";
+        }
+
+        z->off = 1;
+        *zp = z;
+
+        return NGX_CONF_OK;
     }
 
     if (value[1].len == 0) {
@@ -302,6 +313,10 @@ ngx_evbus_stats_conf(ngx_conf_t *cf, void *tag, ngx_evbus_stats_conf_t *zone)
     ngx_evbus_stats_conf_t  *z;
 
     z = zone;
+
+    if (z && z->off) {
+        return NGX_OK;
+    }
 
     if (z == NULL) {
         z = ngx_pcalloc(cf->pool, sizeof(ngx_evbus_stats_conf_t));
@@ -388,6 +403,43 @@ ngx_evbus_stats_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_evbus_shctx = shctx;
 
     return NGX_OK;
+}
+
+
+/*
+ * The zone of this cycle, or none: the pointer the master set at zone
+ * init may be a freed zone's after a reload to "evbus_stats_zone off".
+ */
+
+void
+ngx_evbus_stats_init_process(ngx_cycle_t *cycle, void *tag)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *zone;
+
+    ngx_evbus_shctx = NULL;
+
+    part = &cycle->shared_memory.part;
+    zone = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            zone = part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag == tag && zone[i].init == ngx_evbus_stats_init_zone) {
+            ngx_evbus_shctx = zone[i].data;
+            return;
+        }
+    }
 }
 
 

@@ -49,6 +49,7 @@ typedef struct {
     ngx_str_t                   name;
     size_t                      size;
     ngx_uint_t                  max_types;
+    ngx_uint_t                  off;
 } ngx_evbus_stats_conf_t;
 
 
@@ -56,6 +57,7 @@ char *ngx_http_evbus_stats_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_evbus_stats_conf(ngx_conf_t *cf, void *tag,
     ngx_evbus_stats_conf_t *zone);
+void ngx_evbus_stats_init_process(ngx_cycle_t *cycle, void *tag);
 void ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n);
 void ngx_evbus_stats_topic(ngx_str_t *topic, ngx_uint_t result);
 void ngx_evbus_stats_observe(ngx_evbus_hist_e hist, ngx_uint_t value);

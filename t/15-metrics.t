@@ -81,7 +81,7 @@ my $deadline = time() + 15;
 do {
     ($m, $raw) = metrics();
 } while (($m->{'evbus_kafka_messages_total{result="delivered"}'} // 0) < 120
-    && time() < $deadline && select(undef, undef, undef, 0.2) // 1);
+    && time() < $deadline && (select(undef, undef, undef, 0.2) || 1));
 
 is($m->{'evbus_events_total{event_type="click",outcome="accepted"}'}, 80,
    'click accepted');
@@ -203,7 +203,7 @@ my @log;
 $deadline = time() + 5;
 do {
     @log = split /\n/, Evbus::_read("$dir/ev.log");
-} while (@log < 49 && time() < $deadline && select(undef, undef, undef, 0.1) // 1);
+} while (@log < 49 && time() < $deadline && (select(undef, undef, undef, 0.1) || 1));
 ok((grep { /^\d+ 202 partial "a,b" 3 1 -$/ } @log) == 1,
    'partial: result, distinct types, counts');
 ok((grep { /^\d+ 400 rejected "-" 0 1 -$/ } @log) == 1,
@@ -212,5 +212,22 @@ ok((grep { /^\d+ 200 ok "tr" 2 0 \d+$/ } @log) == 1,
    'ok, types and delivery ms with evbus_ack kafka');
 is((grep { /^\d+ 202 partial "click,view" 3 1 -$/ } @log), 40,
    'the first 40 requests');
+
+# a reload to "evbus_stats_zone off": no zone, no crash, events still go
+my $off = { %conf };
+$off->{http} = [grep { !/evbus_stats_zone/ } @{ $conf{http} }];
+push @{ $off->{http} }, 'evbus_stats_zone off;';
+ok($t->reload(conf => [%$off]), 'reloaded with the zone off');
+# old workers may still take a request or two while they quit
+$deadline = time() + 10;
+do {
+    ($st) = $t->http('GET', '/metrics');
+} while ($st != 503 && time() < $deadline
+    && (select(undef, undef, undef, 0.1) || 1));
+is($st, 503, 'evbus_status: 503 without a zone');
+($s) = $t->post('/e', qq{{"event_type":"off","event_id":"off-1"}});
+is($s, 202, 'accepted with the zone off');
+$msgs = $t->kafka_read($topic, 130);
+ok((grep { $_->{key} eq 'off-1' } @$msgs), 'and in Kafka');
 
 $t->done;
