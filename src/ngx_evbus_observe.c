@@ -180,7 +180,8 @@ ngx_http_evbus_observe_finish(ngx_http_request_t *r,
     produce = (ctx->t_produced && ctx->t_parsed)
               ? ctx->t_produced - ctx->t_parsed : 0;
 
-    p = ngx_pnalloc(r->pool, 3 * (sizeof("produce;dur=.000, ") + NGX_INT_T_LEN));
+    p = ngx_pnalloc(r->pool,
+                    3 * (sizeof("produce;dur=.000, ") + NGX_INT64_LEN));
     if (p == NULL) {
         return;
     }

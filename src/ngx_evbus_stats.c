@@ -136,8 +136,7 @@ static u_char *ngx_evbus_stats_room(ngx_evbus_stats_writer_t *w,
 static void ngx_evbus_stats_family(ngx_evbus_stats_writer_t *w,
     const char *name, const char *type, const char *help);
 static void ngx_evbus_stats_sample(ngx_evbus_stats_writer_t *w,
-    const char *name, const char *suffix, u_char *labels, size_t len,
-    u_char *value, size_t vlen);
+    const char *name, const char *suffix, u_char *labels, size_t len);
 static void ngx_evbus_stats_uint(ngx_evbus_stats_writer_t *w,
     const char *name, const char *fmt, ...);
 static void ngx_evbus_stats_end(ngx_evbus_stats_writer_t *w);
@@ -861,7 +860,7 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
 
         if (s->label) {
             ngx_evbus_stats_sample(&w, s->name, "", (u_char *) s->label,
-                                   ngx_strlen(s->label), NULL, 0);
+                                   ngx_strlen(s->label));
         }
 
         ngx_evbus_stats_uint(&w, s->label ? NULL : s->name, "%uA",
@@ -876,7 +875,7 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
     for (i = 0; i < NGX_EVBUS_STATS_REASONS; i++) {
         p = ngx_sprintf(labels, "reason=\"%s\"", ngx_evbus_stats_reasons[i]);
         ngx_evbus_stats_sample(&w, "evbus_rejections_total", "", labels,
-                               p - labels, NULL, 0);
+                               p - labels);
         ngx_evbus_stats_uint(&w, NULL, "%uA", ngx_evbus_shctx->reasons[i]);
     }
 
@@ -903,7 +902,7 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
             p = ngx_sprintf(labels, "worker=\"%ui\"",
                             (ngx_uint_t) (wk - ngx_evbus_shctx->workers));
             ngx_evbus_stats_sample(&w, gauges[i][0], "", labels,
-                                   p - labels, NULL, 0);
+                                   p - labels);
             ngx_evbus_stats_uint(&w, NULL, "%uA",
                                  i == 0 ? wk->queued
                                  : i == 1 ? wk->spooled
@@ -997,7 +996,7 @@ ngx_evbus_stats_write_table(ngx_evbus_stats_writer_t *w,
                 continue;
             }
 
-            ngx_evbus_stats_sample(w, name, "", labels, p - labels, NULL, 0);
+            ngx_evbus_stats_sample(w, name, "", labels, p - labels);
             ngx_evbus_stats_uint(w, NULL, "%uA", t->n[o]);
         }
     }
@@ -1037,7 +1036,7 @@ ngx_evbus_stats_write_hists(ngx_evbus_stats_writer_t *w)
             }
 
             ngx_evbus_stats_sample(w, hn->name, "_bucket", labels,
-                                   p - labels, NULL, 0);
+                                   p - labels);
             ngx_evbus_stats_uint(w, NULL, "%ui", cum);
 
             if (hn->bounds[j] == 0) {
@@ -1045,7 +1044,7 @@ ngx_evbus_stats_write_hists(ngx_evbus_stats_writer_t *w)
             }
         }
 
-        ngx_evbus_stats_sample(w, hn->name, "_sum", NULL, 0, NULL, 0);
+        ngx_evbus_stats_sample(w, hn->name, "_sum", NULL, 0);
 
         if (hn->ms) {
             ngx_evbus_stats_uint(w, NULL, "%uA.%03uA", h->sum / 1000,
@@ -1055,7 +1054,7 @@ ngx_evbus_stats_write_hists(ngx_evbus_stats_writer_t *w)
             ngx_evbus_stats_uint(w, NULL, "%uA", h->sum);
         }
 
-        ngx_evbus_stats_sample(w, hn->name, "_count", NULL, 0, NULL, 0);
+        ngx_evbus_stats_sample(w, hn->name, "_count", NULL, 0);
         ngx_evbus_stats_uint(w, NULL, "%uA", h->count);
 
         ngx_evbus_stats_end(w);
@@ -1162,21 +1161,21 @@ ngx_evbus_stats_write_rdkafka(ngx_evbus_stats_writer_t *w)
                 if (i == 1) {
                     n = ngx_cpymem(p, ",stat=\"avg\"", 11);
                     ngx_evbus_stats_sample(w, brokers[i][0], "", labels,
-                                           n - labels, NULL, 0);
+                                           n - labels);
                     ngx_evbus_stats_uint(w, NULL, "%uL.%06uL", v / 1000000,
                                          v % 1000000);
 
                     v = b->rtt_p99;
                     n = ngx_cpymem(p, ",stat=\"p99\"", 11);
                     ngx_evbus_stats_sample(w, brokers[i][0], "", labels,
-                                           n - labels, NULL, 0);
+                                           n - labels);
                     ngx_evbus_stats_uint(w, NULL, "%uL.%06uL", v / 1000000,
                                          v % 1000000);
                     continue;
                 }
 
                 ngx_evbus_stats_sample(w, brokers[i][0], "", labels,
-                                       p - labels, NULL, 0);
+                                       p - labels);
                 ngx_evbus_stats_uint(w, NULL, "%uL", v);
             }
         }
@@ -1199,7 +1198,7 @@ ngx_evbus_stats_write_rdkafka(ngx_evbus_stats_writer_t *w)
             p = ngx_sprintf(labels, "worker=\"%ui\"",
                             (ngx_uint_t) (wk - ngx_evbus_shctx->workers));
             ngx_evbus_stats_sample(w, worker_gauges[i][0], "", labels,
-                                   p - labels, NULL, 0);
+                                   p - labels);
             ngx_evbus_stats_uint(w, NULL, "%uL",
                                  i == 0 ? wk->rd.batch_bytes
                                  : i == 1 ? wk->rd.batch_msgs
@@ -1283,8 +1282,7 @@ ngx_evbus_stats_family(ngx_evbus_stats_writer_t *w, const char *name,
 
 static void
 ngx_evbus_stats_sample(ngx_evbus_stats_writer_t *w, const char *name,
-    const char *suffix, u_char *labels, size_t len, u_char *value,
-    size_t vlen)
+    const char *suffix, u_char *labels, size_t len)
 {
     u_char  *p, *l, *last;
 
@@ -1363,7 +1361,7 @@ ngx_evbus_stats_uint(ngx_evbus_stats_writer_t *w, const char *name,
     va_list   args;
 
     if (name) {
-        ngx_evbus_stats_sample(w, name, "", NULL, 0, NULL, 0);
+        ngx_evbus_stats_sample(w, name, "", NULL, 0);
     }
 
     p = ngx_evbus_stats_room(w, NGX_INT64_LEN * 2 + 8);
