@@ -18,6 +18,7 @@ my $t = Evbus->new('metrics')->need_kafka;
 my $topic = $t->topic;
 my $dir = $t->dir;
 my $port2 = Evbus::free_port();
+my $dlq = $t->topic('dlq');
 
 my %conf = (
     http => ["evbus_topic $topic;",
@@ -27,6 +28,7 @@ my %conf = (
     locations => "location = /e { evbus; access_log $dir/ev.log ev; }\n"
         . "location = /k { evbus; evbus_ack kafka;"
         . " access_log $dir/ev.log ev; }\n"
+        . "location = /d { evbus; evbus_dead_letter_topic $dlq; }\n"
         . "location = /metrics { evbus_status; }",
     # reuseport spreads the connections over both workers
     servers => "    server {\n"
@@ -191,6 +193,12 @@ ok($by{'tr-badstate'}
    && !exists $by{'tr-badstate'}{headers}{tracestate},
    'malformed tracestate dropped');
 ok(!exists $by{'c1-a'}{headers}{traceparent}, 'none without the header');
+
+($s) = $t->post('/d', qq{[{"event_type":"bad type","event_id":"dl-1"}]},
+    headers => { traceparent => $tp });
+is($s, 400, 'a rejected traced event');
+my $dl = $t->kafka_read($dlq, 1);
+is($dl->[0]{headers}{traceparent}, $tp, 'traceparent on its dead letter');
 
 # the variables in the access log
 ($s) = $t->post('/e', qq{[{"event_type":"a","event_id":"p1"},{"x":1},}
