@@ -16,6 +16,8 @@
 #include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_schema_conf.h"
+#include "ngx_evbus_health.h"
+#include "ngx_evbus_observe.h"
 
 #include <librdkafka/rdkafka.h>
 #include <yajl/yajl_version.h>
@@ -33,6 +35,8 @@ static char *ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_evbus(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_evbus_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_evbus_health(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_evbus_brokers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -95,6 +99,20 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       ngx_http_evbus_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("evbus_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_evbus_health,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("evbus_stats_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_evbus_stats_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_evbus_main_conf_t, stats_zone),
       NULL },
 
     { ngx_string("evbus_brokers"),
@@ -261,6 +279,18 @@ static ngx_http_variable_t  ngx_http_evbus_vars[] = {
     { ngx_string("evbus_rejected"), NULL,
       ngx_http_evbus_variable_count,
       offsetof(ngx_http_evbus_ctx_t, rejected),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("evbus_result"), NULL,
+      ngx_http_evbus_variable_result, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("evbus_event_types"), NULL,
+      ngx_http_evbus_variable_event_types, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("evbus_delivery_ms"), NULL,
+      ngx_http_evbus_variable_delivery_ms, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -523,6 +553,24 @@ ngx_http_evbus_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_evbus_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_evbus_main_conf_t  *emcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_evbus_health_handler;
+
+    /* read from the statistics zone */
+
+    emcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_evbus_module);
+    emcf->status = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_evbus_brokers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_evbus_main_conf_t *emcf = conf;
@@ -644,7 +692,9 @@ ngx_http_evbus_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    if (ngx_evbus_stats_conf(cf, &ngx_http_evbus_module) != NGX_OK) {
+    if (ngx_evbus_stats_conf(cf, &ngx_http_evbus_module, emcf->stats_zone)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -816,6 +866,8 @@ ngx_http_evbus_init_process(ngx_cycle_t *cycle)
     {
         return NGX_OK;
     }
+
+    ngx_evbus_stats_init_process(cycle, &ngx_http_evbus_module);
 
     emcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_evbus_module);
 

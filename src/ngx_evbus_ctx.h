@@ -37,9 +37,20 @@ typedef struct {
     u_char             *queued;         /* per event */
     ngx_evbus_wait_t   *wait;
     ngx_buf_t          *error_page;     /* nginx's own error, as JSON */
+
+    /* observations: ngx_evbus_observe.c */
+    ngx_str_t           traceparent;    /* validated, or empty */
+    ngx_str_t           tracestate;
+    uint64_t            t_start;        /* microseconds, monotonic */
+    uint64_t            t_parsed;
+    uint64_t            t_produced;
+    ngx_msec_t          held_at;
+    ngx_msec_t          delivery_ms;
+    ngx_uint_t          status;         /* the final answer's */
     unsigned            done:1;
     unsigned            responded:1;
     unsigned            error_sent:1;
+    unsigned            held:1;
 } ngx_http_evbus_ctx_t;
 
 

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_evbus_module.h"
+#include "ngx_evbus_ctx.h"
 #include "ngx_evbus_json.h"
 #include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
@@ -42,6 +43,7 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     ngx_str_t                   error_kind;
     const char                 *kind, *pointer, *message, *keyword, *err;
     ngx_evbus_msg_t             msg;
+    ngx_http_evbus_ctx_t       *ctx;
     ngx_http_evbus_loc_conf_t  *elcf;
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
@@ -129,6 +131,14 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     msg.source_service = elcf->source_service_raw;
     msg.ingest_timestamp = *timestamp;
     msg.timestamp = now;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
+
+    if (ctx) {
+        msg.traceparent = ctx->traceparent;
+        msg.tracestate = ctx->tracestate;
+    }
+
     error_kind.data = (u_char *) kind;
     error_kind.len = klen;
 

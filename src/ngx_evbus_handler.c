@@ -18,6 +18,7 @@
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_uuid.h"
 #include "ngx_evbus_dead_letter.h"
+#include "ngx_evbus_observe.h"
 
 
 #define NGX_EVBUS_FILE_CHUNK        65536
@@ -183,6 +184,8 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
 
+    ngx_http_evbus_observe_start(r, ctx);
+
     tp = ngx_timeofday();
     now = (int64_t) tp->sec * 1000 + tp->msec;
 
@@ -253,6 +256,8 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ctx->t_parsed = ngx_evbus_observe_now();
+
     events = ngx_evbus_parser_events(parser, &n);
 
     ctx->events = events;
@@ -282,6 +287,7 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     }
 
     ctx->event_type.len = 0;
+    ctx->t_produced = ngx_evbus_observe_now();
 
     if (ctx->wait == NULL) {
         return ngx_http_evbus_handler_finish(r, ctx, 0);
@@ -335,6 +341,9 @@ ngx_http_evbus_handler_hold(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     ngx_add_timer(&wait->timer, elcf->ack_timeout);
 
     ngx_evbus_held++;
+
+    ctx->held = 1;
+    ctx->held_at = ngx_current_msec;
 
     r->main->count++;
     r->read_event_handler = ngx_http_test_reading;
@@ -459,6 +468,7 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
             unknown++;
             ev->error = "outcome unknown: no delivery report within"
                         " evbus_ack_timeout";
+            ev->error_kind = "timeout";
             continue;
         }
 
@@ -467,6 +477,7 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
         }
 
         unavailable++;
+        ev->error_kind = "delivery_failed";
 
         if (res->spooled || ack == NGX_EVBUS_ACK_QUEUED) {
             ev->error = "could not be queued: the spool write failed";
@@ -525,6 +536,8 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
         status = NGX_HTTP_BAD_REQUEST;
         error = "no valid event in the request";
     }
+
+    ngx_http_evbus_observe_finish(r, ctx, status);
 
     return ngx_http_evbus_response_send(r, status, ctx->events,
                                         ctx->nevents, error,
@@ -723,6 +736,8 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     msg.ingest_timestamp = *timestamp;
     msg.timestamp = now;
     ngx_str_null(&msg.error_kind);
+    msg.traceparent = ctx->traceparent;
+    msg.tracestate = ctx->tracestate;
 
     rc = ngx_evbus_outbox_send(&msg, elcf->ack == NGX_EVBUS_ACK_KAFKA,
                                &ctx->wait, ctx->nevents, index,
@@ -741,6 +756,8 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     if (rc == NGX_BUSY) {
         ctx->queued[index] = NGX_HTTP_EVBUS_UNQUEUED;
     }
+
+    ev->error_kind = "not_queued";
 
     len = sizeof("could not be queued: ") + ngx_strlen(err);
 

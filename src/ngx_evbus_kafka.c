@@ -29,6 +29,7 @@ struct ngx_evbus_kafka_rec_s {
     ngx_evbus_kafka_rec_t      *next;
     void                       *data;
     ngx_uint_t                  index;
+    ngx_msec_t                  sent;
     size_t                      type_len;
     u_char                      type[NGX_EVBUS_EVENT_TYPE_MAX];
 };
@@ -93,6 +94,8 @@ static void ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
     void *opaque);
 static void ngx_evbus_kafka_error(rd_kafka_t *rk, int err,
     const char *reason, void *opaque);
+static int ngx_evbus_kafka_stats(rd_kafka_t *rk, char *json, size_t len,
+    void *opaque);
 static void ngx_evbus_kafka_logger(const rd_kafka_t *rk, int level,
     const char *fac, const char *buf);
 static void ngx_evbus_kafka_quiet(const rd_kafka_t *rk, int level,
@@ -125,6 +128,8 @@ static char  *ngx_evbus_kafka_defaults[][2] = {
     { "acks", "all" },
     { "compression.type", "lz4" },
     { "socket.keepalive.enable", "true" },
+    /* per-broker state, RTT and batches for evbus_status and evbus_health */
+    { "statistics.interval.ms", "1000" },
     { NULL, NULL }
 };
 
@@ -351,6 +356,7 @@ ngx_evbus_kafka_init_process(ngx_cycle_t *cycle, ngx_evbus_kafka_conf_t *kcf)
 
     rd_kafka_conf_set_dr_msg_cb(conf, ngx_evbus_kafka_dr);
     rd_kafka_conf_set_error_cb(conf, ngx_evbus_kafka_error);
+    rd_kafka_conf_set_stats_cb(conf, ngx_evbus_kafka_stats);
     rd_kafka_conf_set_log_cb(conf, ngx_evbus_kafka_logger);
 
     tconf = rd_kafka_conf_get_default_topic_conf(conf);
@@ -538,7 +544,10 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     report.partition = m->partition;
     report.offset = m->offset;
     report.err = m->err;
+    report.latency = rec ? ngx_current_msec - rec->sent : 0;
     report.msg = NULL;
+    report.topic.data = (u_char *) rd_kafka_topic_name(m->rkt);
+    report.topic.len = ngx_strlen(report.topic.data);
 
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ngx_evbus_kafka.delivered++;
@@ -549,8 +558,7 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             hdrs = NULL;
         }
 
-        msg.topic.data = (u_char *) rd_kafka_topic_name(m->rkt);
-        msg.topic.len = ngx_strlen(msg.topic.data);
+        msg.topic = report.topic;
         msg.key.data = m->key;
         msg.key.len = m->key_len;
         msg.value.data = m->payload;
@@ -562,6 +570,8 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         msg.ingest_timestamp = ngx_evbus_kafka_header(hdrs,
                                                       "ingest_timestamp");
         msg.error_kind = ngx_evbus_kafka_header(hdrs, "error_kind");
+        msg.traceparent = ngx_evbus_kafka_header(hdrs, "traceparent");
+        msg.tracestate = ngx_evbus_kafka_header(hdrs, "tracestate");
 
         report.msg = &msg;
     }
@@ -640,6 +650,25 @@ ngx_evbus_kafka_logger(const rd_kafka_t *rk, int level, const char *fac,
 }
 
 
+/* on the worker's thread, from rd_kafka_poll(); librdkafka frees "json" */
+
+static int
+ngx_evbus_kafka_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    ngx_evbus_rdstats_t  st;
+
+    if (ngx_evbus_kafka.conf->stats
+        && ngx_evbus_rdstats_parse((u_char *) json, len, &st,
+                                   ngx_evbus_kafka.log)
+           == NGX_OK)
+    {
+        ngx_evbus_kafka.conf->stats(&st);
+    }
+
+    return 0;
+}
+
+
 /* the producer made only to check the configuration has nothing to say */
 
 static void
@@ -707,6 +736,7 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
 
     rec->data = data;
     rec->index = index;
+    rec->sent = ngx_current_msec;
     rec->type_len = m->event_type.len;
 
     if (m->event_type.len) {
@@ -715,7 +745,7 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
 
     /* dead letters: error_kind instead of event_version */
 
-    hdrs = rd_kafka_headers_new(4);
+    hdrs = rd_kafka_headers_new(8);
     if (hdrs == NULL) {
         ngx_evbus_kafka_rec_free(rec);
         *err = "out of memory";
@@ -744,6 +774,18 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
     (void) rd_kafka_header_add(hdrs, "ingest_timestamp", -1,
                                m->ingest_timestamp.data,
                                (ssize_t) m->ingest_timestamp.len);
+
+    if (m->traceparent.len) {
+        (void) rd_kafka_header_add(hdrs, "traceparent", -1,
+                                   m->traceparent.data,
+                                   (ssize_t) m->traceparent.len);
+    }
+
+    if (m->tracestate.len) {
+        (void) rd_kafka_header_add(hdrs, "tracestate", -1,
+                                   m->tracestate.data,
+                                   (ssize_t) m->tracestate.len);
+    }
 
     rc = rd_kafka_producev(ngx_evbus_kafka.rk,
                            RD_KAFKA_V_RKT(rkt),
@@ -886,6 +928,13 @@ ngx_evbus_kafka_queued(void)
     }
 
     return rd_kafka_outq_len(ngx_evbus_kafka.rk);
+}
+
+
+ngx_uint_t
+ngx_evbus_kafka_queue_max(void)
+{
+    return ngx_evbus_kafka.max_messages;
 }
 
 

@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 
 #include "ngx_evbus_msg.h"
+#include "ngx_evbus_rdstats.h"
 
 
 /*
@@ -26,10 +27,15 @@ typedef struct {
     int32_t                     partition;
     int64_t                     offset;
     int                         err;           /* rd_kafka_resp_err_t */
+    ngx_msec_t                  latency;       /* since the produce call */
+    ngx_str_t                   topic;
     ngx_evbus_msg_t            *msg;
 } ngx_evbus_kafka_report_t;
 
 typedef void (*ngx_evbus_kafka_report_pt)(ngx_evbus_kafka_report_t *report);
+
+/* librdkafka's statistics, parsed, every statistics.interval.ms */
+typedef void (*ngx_evbus_kafka_stats_pt)(ngx_evbus_rdstats_t *st);
 
 /* called on every poll tick; returns 1 to be called again soon */
 typedef ngx_uint_t (*ngx_evbus_kafka_tick_pt)(void);
@@ -44,6 +50,7 @@ typedef struct {
 
     ngx_evbus_kafka_report_pt   report;
     ngx_evbus_kafka_tick_pt     tick;
+    ngx_evbus_kafka_stats_pt    stats;
 } ngx_evbus_kafka_conf_t;
 
 
@@ -67,6 +74,7 @@ ngx_int_t ngx_evbus_kafka_produce(ngx_evbus_msg_t *msg, void *data,
     ngx_uint_t index, const char **err);
 ngx_int_t ngx_evbus_kafka_available(void);
 ngx_uint_t ngx_evbus_kafka_queued(void);
+ngx_uint_t ngx_evbus_kafka_queue_max(void);
 ngx_uint_t ngx_evbus_kafka_retry_after(void);
 const char *ngx_evbus_kafka_err2str(int err);
 ngx_uint_t ngx_evbus_topic_valid(ngx_str_t *name, const char **err);

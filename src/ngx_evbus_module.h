@@ -30,6 +30,7 @@ typedef struct {
     void                       *spool;          /* ngx_evbus_spool_conf_t */
     ngx_array_t                *schema_sets;    /* loaded, by path */
     ngx_flag_t                  status;
+    void                       *stats_zone;     /* ngx_evbus_stats_conf_t */
     ngx_int_t                   request_id_index;
 
     void                       *kafka_conf;     /* rd_kafka_conf_t, checked */

@@ -27,6 +27,8 @@ typedef struct {
     ngx_str_t           source_service;
     ngx_str_t           ingest_timestamp;
     ngx_str_t           error_kind;       /* dead letters only */
+    ngx_str_t           traceparent;      /* W3C, validated; may be empty */
+    ngx_str_t           tracestate;
     int64_t             timestamp;        /* ms */
 } ngx_evbus_msg_t;
 

@@ -40,6 +40,7 @@ static void ngx_evbus_outbox_report(ngx_evbus_kafka_report_t *report);
 static void ngx_evbus_outbox_written(ngx_uint_t nrecords,
     ngx_evbus_spool_waiter_t *waiters, ngx_uint_t nwaiters, ngx_err_t err);
 static ngx_uint_t ngx_evbus_outbox_tick(void);
+static void ngx_evbus_outbox_rdstats(ngx_evbus_rdstats_t *st);
 static ngx_int_t ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg);
 
 
@@ -56,6 +57,7 @@ ngx_evbus_outbox_init_process(ngx_cycle_t *cycle,
     ngx_evbus_outbox.log = cycle->log;
 
     ngx_evbus_outbox.conf.kafka.report = ngx_evbus_outbox_report;
+    ngx_evbus_outbox.conf.kafka.stats = ngx_evbus_outbox_rdstats;
     ngx_evbus_outbox.conf.kafka.tick = ngx_evbus_outbox_tick;
 
     /*
@@ -137,6 +139,7 @@ ngx_evbus_outbox_produce(ngx_evbus_msg_t *msg, ngx_evbus_wait_t *wait,
 
     if (rc == NGX_OK) {
         ngx_evbus_stats_add(NGX_EVBUS_STAT_PRODUCED, 1);
+        ngx_evbus_stats_topic(&msg->topic, 0);
 
         if (wait) {
             wait->pending++;
@@ -164,11 +167,14 @@ ngx_evbus_outbox_report(ngx_evbus_kafka_report_t *report)
     }
 
     if (report->err == 0) {
+        ngx_evbus_stats_observe(NGX_EVBUS_HIST_DELIVERY, report->latency);
         ngx_evbus_stats_add(NGX_EVBUS_STAT_DELIVERED, 1);
+        ngx_evbus_stats_topic(&report->topic, 1);
         return;
     }
 
     ngx_evbus_stats_add(NGX_EVBUS_STAT_FAILED, 1);
+    ngx_evbus_stats_topic(&report->topic, 2);
 
     if (wait) {
         outcome = "reported to the client";
@@ -228,12 +234,22 @@ ngx_evbus_outbox_written(ngx_uint_t nrecords,
 }
 
 
+static void
+ngx_evbus_outbox_rdstats(ngx_evbus_rdstats_t *st)
+{
+    ngx_evbus_stats_rdkafka(st);
+}
+
+
 /* the producer's poll timer: gauges, and the replay of the spool */
 
 static ngx_uint_t
 ngx_evbus_outbox_tick(void)
 {
     if (ngx_current_msec - ngx_evbus_outbox.gauged >= 1000) {
+        ngx_evbus_stats_limits(ngx_evbus_kafka_queue_max(),
+                               ngx_evbus_outbox.conf.spool
+                               ? ngx_evbus_outbox.conf.spool->max_size : 0);
         ngx_evbus_stats_worker(ngx_evbus_kafka_queued(),
                                ngx_evbus_spool_bytes(),
                                ngx_evbus_kafka_available(), ngx_evbus_held);

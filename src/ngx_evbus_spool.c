@@ -955,6 +955,10 @@ ngx_evbus_spool_read(ngx_evbus_spool_file_t *f, ngx_uint_t *budget,
 
 #undef ngx_evbus_spool_field
 
+            /* the spool record has no trace headers */
+            ngx_str_null(&msg.traceparent);
+            ngx_str_null(&msg.tracestate);
+
             msg.timestamp = rec.timestamp;
 
             if (handler(&msg) == NGX_AGAIN) {

@@ -12,6 +12,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_evbus_event.h"
+#include "ngx_evbus_rdstats.h"
+
 
 typedef enum {
     NGX_EVBUS_STAT_REQUESTS = 0,
@@ -33,7 +36,34 @@ typedef enum {
 } ngx_evbus_stat_e;
 
 
-ngx_int_t ngx_evbus_stats_conf(ngx_conf_t *cf, void *tag);
+typedef enum {
+    NGX_EVBUS_HIST_EVENTS = 0,        /* events per request */
+    NGX_EVBUS_HIST_BODY,              /* request body bytes */
+    NGX_EVBUS_HIST_DELIVERY,          /* produce to delivery report, ms */
+    NGX_EVBUS_HIST_HELD,              /* evbus_ack kafka: held, ms */
+    NGX_EVBUS_HIST_N
+} ngx_evbus_hist_e;
+
+
+typedef struct {
+    ngx_str_t                   name;
+    size_t                      size;
+    ngx_uint_t                  max_types;
+    ngx_uint_t                  off;
+} ngx_evbus_stats_conf_t;
+
+
+char *ngx_http_evbus_stats_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_evbus_stats_conf(ngx_conf_t *cf, void *tag,
+    ngx_evbus_stats_conf_t *zone);
+void ngx_evbus_stats_init_process(ngx_cycle_t *cycle, void *tag);
+void ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n);
+void ngx_evbus_stats_topic(ngx_str_t *topic, ngx_uint_t result);
+void ngx_evbus_stats_observe(ngx_evbus_hist_e hist, ngx_uint_t value);
+void ngx_evbus_stats_limits(ngx_uint_t queue_max, off_t spool_max);
+void ngx_evbus_stats_rdkafka(ngx_evbus_rdstats_t *st);
+const char *ngx_evbus_stats_health(void);
 void ngx_evbus_stats_add(ngx_evbus_stat_e stat, ngx_atomic_int_t n);
 ngx_uint_t ngx_evbus_stats_process(ngx_evbus_stat_e stat);
 void ngx_evbus_stats_worker(ngx_uint_t queued, off_t spooled,

@@ -56,13 +56,15 @@ my $deadline = time() + 15;
 do {
     ($st, $h, $m) = metrics();
 } while (($m->{'evbus_kafka_messages_total{result="delivered"}'} // 0) < 12
-    && time() < $deadline && select(undef, undef, undef, 0.2) // 1);
+    && time() < $deadline && (select(undef, undef, undef, 0.2) || 1));
 
 is($m->{evbus_requests_total}, 7, 'requests counted');
 is($m->{'evbus_responses_total{class="2xx"}'}, 6, '2xx counted');
 is($m->{'evbus_responses_total{class="4xx"}'}, 1, '4xx counted');
-is($m->{'evbus_events_total{outcome="accepted"}'}, 12, 'accepted events');
-is($m->{'evbus_events_total{outcome="rejected"}'}, 6, 'rejected events');
+is($m->{'evbus_events_total{event_type="s",outcome="accepted"}'}, 12,
+   'accepted events, by type');
+is($m->{'evbus_events_total{event_type="invalid",outcome="rejected"}'}, 6,
+   'rejected events without a type');
 is($m->{'evbus_kafka_messages_total{result="produced"}'}, 12, 'produced');
 is($m->{'evbus_kafka_messages_total{result="delivered"}'}, 12, 'delivered');
 is($m->{'evbus_kafka_messages_total{result="failed"}'}, 0, 'none failed');
@@ -75,7 +77,7 @@ do {
     (undef, undef, undef, $raw) = metrics();
     @workers = $raw =~ /^evbus_kafka_available\{worker="(\d+)"\} 1$/mg;
 } while (@workers < 2 && time() < $deadline
-    && select(undef, undef, undef, 0.3) // 1);
+    && (select(undef, undef, undef, 0.3) || 1));
 is(scalar @workers, 2, 'both workers report Kafka available');
 like($raw, qr/^evbus_held_requests\{worker="\d+"\} 0$/m, 'held gauge');
 
