@@ -77,9 +77,11 @@ static ngx_evbus_stat_name_t  ngx_evbus_stat_names[] = {
       "Events written to and replayed from the spool." },
     { "evbus_spool_records_total", "op=\"replayed\"", NULL },
     { "evbus_lost_total", NULL,
-      "Accepted events that could neither be delivered nor spooled." },
+      "Accepted events that could neither be delivered nor spooled"
+      " (nor, failing for good, dead-lettered)." },
     { "evbus_dead_letters_total", NULL,
-      "Rejected events produced to the dead-letter topic." },
+      "Rejected events, and events Kafka refused for good, produced to the"
+      " dead-letter topic." },
     { "evbus_ack_timeouts_total", NULL,
       "Held responses answered 504 after evbus_ack_timeout." },
 };
