@@ -15,8 +15,9 @@
 #include "ngx_evbus_response.h"
 #include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
-#include "ngx_evbus_schema_conf.h"
 #include "ngx_evbus_health.h"
+#include "ngx_evbus_schema_conf.h"
+#include "ngx_evbus_avail.h"
 #include "ngx_evbus_observe.h"
 
 #include <librdkafka/rdkafka.h>
@@ -48,6 +49,8 @@ static char *ngx_http_evbus_spool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_evbus_add_topic(ngx_conf_t *cf,
     ngx_http_evbus_main_conf_t *emcf, ngx_str_t *topic);
+static ngx_int_t ngx_http_evbus_check_kafka(ngx_conf_t *cf,
+    ngx_http_evbus_main_conf_t *emcf);
 static ngx_int_t ngx_http_evbus_variable_event_type(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_evbus_variable_count(ngx_http_request_t *r,
@@ -63,6 +66,10 @@ static ngx_conf_num_bounds_t  ngx_http_evbus_max_events_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_evbus_max_depth_bounds = {
     ngx_conf_check_num_bounds, 1, 1000
+};
+
+static ngx_conf_num_bounds_t  ngx_http_evbus_max_topics_bounds = {
+    ngx_conf_check_num_bounds, 0, 100000
 };
 
 
@@ -142,6 +149,13 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_evbus_main_conf_t, unavailable_after),
       NULL },
+
+    { ngx_string("evbus_max_topics"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_evbus_main_conf_t, max_topics),
+      &ngx_http_evbus_max_topics_bounds },
 
     { ngx_string("evbus_spool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
@@ -353,6 +367,7 @@ ngx_http_evbus_create_main_conf(ngx_conf_t *cf)
 
     emcf->flush_timeout = NGX_CONF_UNSET_MSEC;
     emcf->unavailable_after = NGX_CONF_UNSET_MSEC;
+    emcf->max_topics = NGX_CONF_UNSET_UINT;
 
     return emcf;
 }
@@ -365,6 +380,7 @@ ngx_http_evbus_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(emcf->flush_timeout, 5000);
     ngx_conf_init_msec_value(emcf->unavailable_after, 10000);
+    ngx_conf_init_uint_value(emcf->max_topics, 64);
 
     if (emcf->unavailable_after == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -702,6 +718,10 @@ ngx_http_evbus_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
+    if (ngx_evbus_avail_conf(cf, &ngx_http_evbus_module) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     emcf->request_id_index = ngx_http_get_variable_index(cf,
                                                    &ngx_http_evbus_request_id);
     if (emcf->request_id_index == NGX_ERROR) {
@@ -745,6 +765,10 @@ ngx_http_evbus_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_evbus_check_kafka(cf, emcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_evbus_response_init(cf);
 }
 
@@ -772,6 +796,56 @@ ngx_http_evbus_add_topic(ngx_conf_t *cf, ngx_http_evbus_main_conf_t *emcf,
     }
 
     *t = *topic;
+
+    return NGX_OK;
+}
+
+
+/*
+ * What librdkafka's settings say about the locations: "evbus_ack kafka"
+ * promises an event is in Kafka, which only acks=all makes true; and the
+ * largest event with its metadata must fit message.max.bytes, or every
+ * such event fails at produce time.
+ */
+
+static ngx_int_t
+ngx_http_evbus_check_kafka(ngx_conf_t *cf, ngx_http_evbus_main_conf_t *emcf)
+{
+    size_t                       size;
+    ngx_int_t                    acks, max;
+    ngx_uint_t                   i, warned;
+    ngx_http_evbus_loc_conf_t  **loc;
+
+    acks = ngx_evbus_kafka_conf_int(emcf->kafka_conf, "acks");
+    max = ngx_evbus_kafka_conf_int(emcf->kafka_conf, "message.max.bytes");
+
+    loc = emcf->locations.elts;
+    warned = 0;
+
+    for (i = 0; i < emcf->locations.nelts; i++) {
+
+        if (loc[i]->ack == NGX_EVBUS_ACK_KAFKA && acks != -1 && !warned) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "\"evbus_ack kafka\" with the Kafka property"
+                          " \"acks\" %i: a delivery report then does not"
+                          " mean every in-sync replica has the event"
+                          " (use \"evbus_kafka_property acks all\")", acks);
+            warned = 1;
+        }
+
+        size = ngx_http_evbus_handler_message_max(loc[i]->max_event_size,
+                                                  &loc[i]->source_service);
+
+        if (max > 0 && size > (size_t) max) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"evbus_max_event_size\" %uz plus up to %uz bytes"
+                          " of metadata, key and headers exceeds the Kafka"
+                          " property \"message.max.bytes\" %i",
+                          loc[i]->max_event_size,
+                          size - loc[i]->max_event_size, max);
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }
@@ -886,6 +960,7 @@ ngx_http_evbus_init_process(ngx_cycle_t *cycle)
     conf.kafka.topics = &emcf->topics;
     conf.kafka.flush_timeout = emcf->flush_timeout;
     conf.kafka.unavailable_after = emcf->unavailable_after;
+    conf.kafka.max_topics = emcf->max_topics;
     conf.spool = emcf->spool;
 
     return ngx_evbus_outbox_init_process(cycle, &conf);

@@ -33,7 +33,9 @@ static int ngx_http_evbus_handler_feed(ngx_http_request_t *r,
     ngx_evbus_parser_t *parser);
 static ngx_int_t ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
-static void ngx_http_evbus_handler_produce(ngx_http_request_t *r,
+static size_t ngx_http_evbus_handler_cut(u_char *data, size_t len,
+    size_t max);
+static ngx_int_t ngx_http_evbus_handler_produce(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx, ngx_evbus_event_t *ev, size_t index,
     ngx_str_t *timestamp, int64_t now);
 static ngx_int_t ngx_http_evbus_handler_hold(ngx_http_request_t *r,
@@ -276,14 +278,18 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     }
 
     for (i = 0; i < n; i++) {
-        if (events[i].error == NULL) {
-            ngx_http_evbus_handler_produce(r, ctx, &events[i], i, &timestamp,
-                                           now);
 
-        } else {
-            ngx_http_evbus_dead_letter(r, &events[i], &metadata, &timestamp,
-                                       now);
+        /* NGX_DECLINED: rejected for its topic */
+
+        if (events[i].error == NULL
+            && ngx_http_evbus_handler_produce(r, ctx, &events[i], i,
+                                              &timestamp, now)
+               != NGX_DECLINED)
+        {
+            continue;
         }
+
+        ngx_http_evbus_dead_letter(r, &events[i], &metadata, &timestamp, now);
     }
 
     ctx->event_type.len = 0;
@@ -621,7 +627,7 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md)
 {
     u_char                      *p;
-    size_t                       len;
+    size_t                       len, ualen;
     ngx_tm_t                     tm;
     ngx_str_t                   *ip, *ua;
     ngx_time_t                  *tp;
@@ -648,6 +654,11 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ip = &r->connection->addr_text;
     ua = r->headers_in.user_agent ? &r->headers_in.user_agent->value : &null;
 
+    /* copied into every event of the request: bounded */
+
+    ualen = ngx_http_evbus_handler_cut(ua->data, ua->len,
+                                       NGX_HTTP_EVBUS_USER_AGENT_MAX);
+
     emcf = ngx_http_get_module_main_conf(r, ngx_http_evbus_module);
 
     id = ngx_http_get_indexed_variable(r, emcf->request_id_index);
@@ -660,7 +671,7 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
                  "\"request_id\":\"\"") - 1
           + timestamp->len + elcf->source_service.len
           + ngx_evbus_json_escape_len(ip->len)
-          + ngx_evbus_json_escape_len(ua->len)
+          + ngx_evbus_json_escape_len(ualen)
           + ngx_evbus_json_escape_len(id->len);
 
     p = ngx_pnalloc(r->pool, len);
@@ -686,7 +697,7 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
 
     } else {
         *p++ = '"';
-        p = ngx_evbus_json_escape(p, ua->data, ua->len);
+        p = ngx_evbus_json_escape(p, ua->data, ualen);
         *p++ = '"';
     }
 
@@ -700,7 +711,62 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
 }
 
 
-static void
+/*
+ * The most the module adds to an event of max bytes: event_id, the
+ * metadata object (every member at its longest, escaped at its worst),
+ * the key, the headers (names, values, librdkafka's framing).
+ */
+
+size_t
+ngx_http_evbus_handler_message_max(size_t max, ngx_str_t *source_service)
+{
+    size_t  md;
+
+    md = sizeof(",\"metadata\":{\"event_version\":,"
+                "\"ingest_timestamp\":\"\",\"source_service\":\"\","
+                "\"client_ip\":\"\",\"user_agent\":\"\","
+                "\"request_id\":\"\"}")
+         + sizeof("\"event_id\":\"01234567-0123-0123-0123-0123456789ab\",")
+         + NGX_INT64_LEN + NGX_EVBUS_TIMESTAMP_LEN + source_service->len
+         + ngx_evbus_json_escape_len(NGX_SOCKADDR_STRLEN)
+         + ngx_evbus_json_escape_len(NGX_HTTP_EVBUS_USER_AGENT_MAX)
+         + ngx_evbus_json_escape_len(32);
+
+    /* key; headers: 4 names, the values, 16 bytes of framing each */
+
+    md += NGX_EVBUS_EVENT_ID_MAX
+          + sizeof("event_typeevent_versionsource_serviceingest_timestamp")
+          + NGX_EVBUS_EVENT_TYPE_MAX + NGX_INT64_LEN + source_service->len
+          + NGX_EVBUS_TIMESTAMP_LEN + 4 * 16;
+
+    return max + md;
+}
+
+
+/*
+ * At most max bytes, never ending inside a UTF-8 sequence: a cut that
+ * falls on continuation bytes moves back to the start of their sequence
+ * (at most 3 bytes; longer runs are invalid anyway and become U+FFFD).
+ */
+
+static size_t
+ngx_http_evbus_handler_cut(u_char *data, size_t len, size_t max)
+{
+    size_t  n;
+
+    if (len <= max) {
+        return len;
+    }
+
+    for (n = max; n > max - 3 && (data[n] & 0xc0) == 0x80; n--) {
+        /* void */
+    }
+
+    return n;
+}
+
+
+static ngx_int_t
 ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     ngx_evbus_event_t *ev, size_t index, ngx_str_t *timestamp, int64_t now)
 {
@@ -721,7 +787,25 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 
     } else if (ngx_http_complex_value(r, elcf->topic, &msg.topic) != NGX_OK) {
         ev->error = "cannot evaluate evbus_topic";
-        return;
+        return NGX_ERROR;
+
+    } else if (ngx_evbus_outbox_topic(&msg.topic, &err) != NGX_OK) {
+        len = sizeof("topic \"\" refused: ") + msg.topic.len
+              + ngx_strlen(err);
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            ev->error = "topic refused";
+
+        } else {
+            (void) ngx_sprintf(p, "topic \"%V\" refused: %s%Z", &msg.topic,
+                               err);
+            ev->error = (char *) p;
+        }
+
+        ev->error_kind = "topic";
+
+        return NGX_DECLINED;
     }
 
     msg.key.data = ev->event_id;
@@ -735,6 +819,7 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     msg.source_service = elcf->source_service_raw;
     msg.ingest_timestamp = *timestamp;
     msg.timestamp = now;
+    msg.dead_letter = elcf->dead_letter_topic;
     ngx_str_null(&msg.error_kind);
     msg.traceparent = ctx->traceparent;
     msg.tracestate = ctx->tracestate;
@@ -745,12 +830,12 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 
     if (rc == NGX_OK) {
         ctx->queued[index] = NGX_HTTP_EVBUS_QUEUED;
-        return;
+        return NGX_OK;
     }
 
     if (rc == NGX_AGAIN) {
         ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
-        return;
+        return NGX_OK;
     }
 
     if (rc == NGX_BUSY) {
@@ -764,7 +849,7 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
         ev->error = "could not be queued";
-        return;
+        return NGX_ERROR;
     }
 
     (void) ngx_sprintf(p, "could not be queued: %s%Z", err);
@@ -772,6 +857,8 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "evbus: event to \"%V\" not queued: %s", &msg.topic, err);
+
+    return NGX_ERROR;
 }
 
 

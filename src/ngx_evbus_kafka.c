@@ -14,11 +14,11 @@
 #include "ngx_evbus_kafka.h"
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_partition.h"
+#include "ngx_evbus_avail.h"
 
 
 #define NGX_EVBUS_POLL_INTERVAL   250
 #define NGX_EVBUS_POLL_MAX        1024
-#define NGX_EVBUS_TOPICS_MAX      1024
 #define NGX_EVBUS_TOPIC_LEN_MAX   249
 #define NGX_EVBUS_MSG_SLAB        256
 
@@ -30,6 +30,7 @@ struct ngx_evbus_kafka_rec_s {
     void                       *data;
     ngx_uint_t                  index;
     ngx_msec_t                  sent;
+    ngx_str_t                   dead_letter;
     size_t                      type_len;
     u_char                      type[NGX_EVBUS_EVENT_TYPE_MAX];
 };
@@ -43,9 +44,17 @@ struct ngx_evbus_kafka_slab_s {
 };
 
 
+/*
+ * A topic handle lives as long as the producer: librdkafka keeps every
+ * topic object (and its metadata) until rd_kafka_destroy() whatever the
+ * application does with its handle, so evicting handles would not bound
+ * memory.  What bounds it is evbus_max_topics, checked before a computed
+ * name gets a handle.
+ */
+
 typedef struct {
     ngx_str_node_t              sn;
-    ngx_queue_t                 lru;
+    ngx_queue_t                 queue;
     rd_kafka_topic_t           *rkt;
 } ngx_evbus_kafka_topic_t;
 
@@ -59,8 +68,9 @@ typedef struct {
 
     ngx_rbtree_t                topics;
     ngx_rbtree_node_t           sentinel;
-    ngx_queue_t                 lru;
-    ngx_uint_t                  ntopics;
+    ngx_queue_t                 all;
+    ngx_uint_t                  computed;          /* topics not configured */
+    u_char                      topics_err[96];
 
     ngx_evbus_kafka_rec_t      *free;
     ngx_evbus_kafka_slab_t     *slabs;
@@ -87,6 +97,7 @@ static void ngx_evbus_kafka_wake_handler(ngx_event_t *ev);
 static void ngx_evbus_kafka_timer_handler(ngx_event_t *ev);
 static void ngx_evbus_kafka_poll(void);
 static void ngx_evbus_kafka_track(void);
+static void ngx_evbus_kafka_probe(void);
 static ngx_int_t ngx_evbus_kafka_unavailable(void);
 static ngx_str_t ngx_evbus_kafka_header(rd_kafka_headers_t *hdrs,
     const char *name);
@@ -105,7 +116,7 @@ static int32_t ngx_evbus_kafka_partitioner(const rd_kafka_topic_t *rkt,
     void *msg_opaque);
 static ngx_int_t ngx_evbus_kafka_wake_init(ngx_cycle_t *cycle);
 static rd_kafka_topic_t *ngx_evbus_kafka_topic(ngx_str_t *name,
-    const char **err);
+    ngx_uint_t computed, const char **err);
 static void ngx_evbus_kafka_topics_free(void);
 static ngx_evbus_kafka_rec_t *ngx_evbus_kafka_rec_alloc(void);
 static void ngx_evbus_kafka_rec_free(ngx_evbus_kafka_rec_t *msg);
@@ -311,7 +322,12 @@ ngx_evbus_kafka_init_process(ngx_cycle_t *cycle, ngx_evbus_kafka_conf_t *kcf)
     ngx_evbus_kafka.log = cycle->log;
     ngx_rbtree_init(&ngx_evbus_kafka.topics, &ngx_evbus_kafka.sentinel,
                     ngx_str_rbtree_insert_value);
-    ngx_queue_init(&ngx_evbus_kafka.lru);
+    ngx_queue_init(&ngx_evbus_kafka.all);
+
+    (void) ngx_snprintf(ngx_evbus_kafka.topics_err,
+                        sizeof(ngx_evbus_kafka.topics_err),
+                        "this worker already produces to %ui computed topics"
+                        " (evbus_max_topics)%Z", kcf->max_topics);
 
     ngx_evbus_kafka.conf = kcf;
 
@@ -405,7 +421,7 @@ ngx_evbus_kafka_init_process(ngx_cycle_t *cycle, ngx_evbus_kafka_conf_t *kcf)
 
     topic = kcf->topics->elts;
     for (i = 0; i < kcf->topics->nelts; i++) {
-        if (ngx_evbus_kafka_topic(&topic[i], &err) == NULL) {
+        if (ngx_evbus_kafka_topic(&topic[i], 0, &err) == NULL) {
             ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
                           "evbus: topic \"%V\": %s", &topic[i], err);
         }
@@ -484,6 +500,7 @@ ngx_evbus_kafka_timer_handler(ngx_event_t *ev)
 {
     ngx_evbus_kafka_poll();
     ngx_evbus_kafka_track();
+    ngx_evbus_kafka_probe();
 
     if (!ngx_evbus_kafka.exiting && ngx_evbus_kafka.conf->tick()) {
 
@@ -552,6 +569,7 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ngx_evbus_kafka.delivered++;
         ngx_evbus_kafka.busy_since = ngx_current_msec;
+        ngx_evbus_avail_up();
 
     } else {
         if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -572,6 +590,13 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         msg.error_kind = ngx_evbus_kafka_header(hdrs, "error_kind");
         msg.traceparent = ngx_evbus_kafka_header(hdrs, "traceparent");
         msg.tracestate = ngx_evbus_kafka_header(hdrs, "tracestate");
+
+        if (rec) {
+            msg.dead_letter = rec->dead_letter;
+
+        } else {
+            ngx_str_null(&msg.dead_letter);
+        }
 
         report.msg = &msg;
     }
@@ -596,6 +621,10 @@ ngx_evbus_kafka_error(rd_kafka_t *rk, int err, const char *reason,
                       "evbus: Kafka producer fatal error: %s: %s",
                       rd_kafka_err2name(err), errstr);
         return;
+    }
+
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        ngx_evbus_avail_down();
     }
 
     /* librdkafka logs these itself */
@@ -718,7 +747,9 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
         return NGX_BUSY;
     }
 
-    rkt = ngx_evbus_kafka_topic(&m->topic, err);
+    /* replayed and failed messages: their topics were allowed once */
+
+    rkt = ngx_evbus_kafka_topic(&m->topic, 1, err);
     if (rkt == NULL) {
         return NGX_DECLINED;
     }
@@ -737,6 +768,7 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
     rec->data = data;
     rec->index = index;
     rec->sent = ngx_current_msec;
+    rec->dead_letter = m->dead_letter;
     rec->type_len = m->event_type.len;
 
     if (m->event_type.len) {
@@ -817,16 +849,70 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
 
 
 /*
- * Kafka is unavailable when messages wait and none has been delivered for
- * longer than evbus_unavailable_after: brokers down, unreachable or frozen.
+ * Kafka is unavailable for longer than evbus_unavailable_after when
+ *   - this worker's messages wait and none has been delivered for that long
+ *     (brokers down, unreachable or frozen), or
+ *   - no worker has known a broker up for that long: all brokers down
+ *     (librdkafka's RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN), or none up since
+ *     start; shared by the workers (ngx_evbus_avail.c), so that one
+ *     worker with an empty queue does not answer 202 while another 503.
  */
 
 static ngx_int_t
 ngx_evbus_kafka_unavailable(void)
 {
-    return ngx_evbus_kafka.busy_since
-           && ngx_current_msec - ngx_evbus_kafka.busy_since
-              > ngx_evbus_kafka.conf->unavailable_after;
+    ngx_msec_t  since;
+
+    if (ngx_evbus_kafka.busy_since
+        && ngx_current_msec - ngx_evbus_kafka.busy_since
+           > ngx_evbus_kafka.conf->unavailable_after)
+    {
+        return 1;
+    }
+
+    since = ngx_evbus_avail_down_since();
+
+    /* set by another process: may be a little ahead of our clock */
+
+    return since
+           && (ngx_msec_int_t) (ngx_current_msec - since)
+              > (ngx_msec_int_t) ngx_evbus_kafka.conf->unavailable_after;
+}
+
+
+/*
+ * While no broker is known up, ask librdkafka for one: rd_kafka_metadata()
+ * with no wait fails with RD_KAFKA_RESP_ERR__TRANSPORT at once when it has
+ * no broker connection up, and otherwise sends a (cheap: known topics only)
+ * metadata request and times out without waiting for it.  librdkafka
+ * 2.0.2 has no other way to tell that a broker is up without traffic.
+ */
+
+static void
+ngx_evbus_kafka_probe(void)
+{
+    rd_kafka_resp_err_t              rc;
+    const struct rd_kafka_metadata  *md;
+
+    if (ngx_evbus_kafka.rk == NULL || ngx_evbus_kafka.exiting
+        || ngx_evbus_avail_down_since() == 0)
+    {
+        return;
+    }
+
+    md = NULL;
+
+    rc = rd_kafka_metadata(ngx_evbus_kafka.rk, 0, NULL, &md, 0);
+
+    if (md) {
+        rd_kafka_metadata_destroy(md);
+    }
+
+    if (rc != RD_KAFKA_RESP_ERR__TRANSPORT) {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, ngx_evbus_kafka.log, 0,
+                       "evbus: a broker is up (%s)", rd_kafka_err2name(rc));
+        ngx_evbus_avail_up();
+    }
 }
 
 
@@ -920,6 +1006,69 @@ ngx_evbus_kafka_err2str(int err)
 }
 
 
+/*
+ * A failed delivery is permanent when sending the same message to the same
+ * topic again cannot succeed until an operator changes the cluster: the
+ * topic does not exist (auto-creation off) or is not writable, the message
+ * is too large or refused as a record.  Those must not be spooled, or
+ * replay would retry them for ever.  Everything else (timeouts, broken
+ * connections, leader changes, not enough replicas, purges at exit,
+ * throttling, a fatal producer) is about the cluster or the producer, not
+ * the message: retriable, spooled.  An error not listed is retriable:
+ * keeping an event wrongly costs a retry, dropping it wrongly loses it.
+ * (librdkafka 2.0.2 gives a delivery report only an rd_kafka_resp_err_t,
+ * not the rd_kafka_error_t that rd_kafka_error_is_retriable() takes.)
+ */
+
+ngx_uint_t
+ngx_evbus_kafka_err_permanent(int err)
+{
+    switch (err) {
+
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        return 1;
+
+    default:
+        return 0;
+    }
+}
+
+
+/* an integer property of a checked configuration, NGX_ERROR if none */
+
+ngx_int_t
+ngx_evbus_kafka_conf_int(void *conf, char *name)
+{
+    char    buf[64];
+    size_t  size;
+
+    size = sizeof(buf);
+
+    if (rd_kafka_conf_get(conf, name, buf, &size) != RD_KAFKA_CONF_OK) {
+        return NGX_ERROR;
+    }
+
+    if (buf[0] == '-') {
+        return (buf[1] == '1' && buf[2] == '\0') ? -1 : NGX_ERROR;
+    }
+
+    return ngx_atoi((u_char *) buf, ngx_strlen(buf));
+}
+
+
 ngx_uint_t
 ngx_evbus_kafka_queued(void)
 {
@@ -961,11 +1110,10 @@ ngx_evbus_kafka_header(rd_kafka_headers_t *hdrs, const char *name)
 
 
 static rd_kafka_topic_t *
-ngx_evbus_kafka_topic(ngx_str_t *name, const char **err)
+ngx_evbus_kafka_topic(ngx_str_t *name, ngx_uint_t computed, const char **err)
 {
     u_char                   *p;
     uint32_t                  hash;
-    ngx_queue_t              *q;
     ngx_str_node_t           *sn;
     ngx_evbus_kafka_topic_t  *t;
 
@@ -975,26 +1123,11 @@ ngx_evbus_kafka_topic(ngx_str_t *name, const char **err)
 
     if (sn) {
         t = (ngx_evbus_kafka_topic_t *) sn;
-        ngx_queue_remove(&t->lru);
-        ngx_queue_insert_head(&ngx_evbus_kafka.lru, &t->lru);
         return t->rkt;
     }
 
     if (!ngx_evbus_topic_valid(name, err)) {
         return NULL;
-    }
-
-    if (ngx_evbus_kafka.ntopics >= NGX_EVBUS_TOPICS_MAX) {
-        q = ngx_queue_last(&ngx_evbus_kafka.lru);
-        t = ngx_queue_data(q, ngx_evbus_kafka_topic_t, lru);
-
-        ngx_queue_remove(q);
-        ngx_rbtree_delete(&ngx_evbus_kafka.topics, &t->sn.node);
-
-        /* topic handles are reference counted: queued messages keep it */
-        rd_kafka_topic_destroy(t->rkt);
-        ngx_free(t);
-        ngx_evbus_kafka.ntopics--;
     }
 
     t = ngx_alloc(sizeof(ngx_evbus_kafka_topic_t) + name->len + 1,
@@ -1019,10 +1152,52 @@ ngx_evbus_kafka_topic(ngx_str_t *name, const char **err)
     t->sn.node.key = hash;
 
     ngx_rbtree_insert(&ngx_evbus_kafka.topics, &t->sn.node);
-    ngx_queue_insert_head(&ngx_evbus_kafka.lru, &t->lru);
-    ngx_evbus_kafka.ntopics++;
+    ngx_queue_insert_tail(&ngx_evbus_kafka.all, &t->queue);
+
+    if (computed) {
+        ngx_evbus_kafka.computed++;
+    }
 
     return t->rkt;
+}
+
+
+/*
+ * A topic computed from the request (variables in evbus_topic): a valid
+ * name, not an internal one ("_" or "__" first, like __consumer_offsets),
+ * and a known one or one more within evbus_max_topics.
+ */
+
+ngx_int_t
+ngx_evbus_kafka_topic_check(ngx_str_t *name, const char **err)
+{
+    uint32_t  hash;
+
+    if (name->len && name->data[0] == '_') {
+        *err = "a computed topic name must not start with \"_\"";
+        return NGX_DECLINED;
+    }
+
+    if (!ngx_evbus_topic_valid(name, err)) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_evbus_kafka.rk == NULL || ngx_evbus_kafka.exiting) {
+        return NGX_OK;
+    }
+
+    hash = ngx_crc32_long(name->data, name->len);
+
+    if (ngx_str_rbtree_lookup(&ngx_evbus_kafka.topics, name, hash)) {
+        return NGX_OK;
+    }
+
+    if (ngx_evbus_kafka.computed >= ngx_evbus_kafka.conf->max_topics) {
+        *err = (const char *) ngx_evbus_kafka.topics_err;
+        return NGX_DECLINED;
+    }
+
+    return ngx_evbus_kafka_topic(name, 1, err) ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -1058,12 +1233,12 @@ ngx_evbus_topic_valid(ngx_str_t *name, const char **err)
 static void
 ngx_evbus_kafka_topics_free(void)
 {
-    ngx_queue_t        *q;
+    ngx_queue_t              *q;
     ngx_evbus_kafka_topic_t  *t;
 
-    while (!ngx_queue_empty(&ngx_evbus_kafka.lru)) {
-        q = ngx_queue_head(&ngx_evbus_kafka.lru);
-        t = ngx_queue_data(q, ngx_evbus_kafka_topic_t, lru);
+    while (!ngx_queue_empty(&ngx_evbus_kafka.all)) {
+        q = ngx_queue_head(&ngx_evbus_kafka.all);
+        t = ngx_queue_data(q, ngx_evbus_kafka_topic_t, queue);
 
         ngx_queue_remove(q);
         ngx_rbtree_delete(&ngx_evbus_kafka.topics, &t->sn.node);
@@ -1071,7 +1246,7 @@ ngx_evbus_kafka_topics_free(void)
         ngx_free(t);
     }
 
-    ngx_evbus_kafka.ntopics = 0;
+    ngx_evbus_kafka.computed = 0;
 }
 
 

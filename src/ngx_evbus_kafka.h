@@ -47,6 +47,7 @@ typedef struct {
     ngx_array_t                *topics;        /* ngx_str_t, known at start */
     ngx_msec_t                  flush_timeout;
     ngx_msec_t                  unavailable_after;
+    ngx_uint_t                  max_topics;    /* computed topic names */
 
     ngx_evbus_kafka_report_pt   report;
     ngx_evbus_kafka_tick_pt     tick;
@@ -77,7 +78,15 @@ ngx_uint_t ngx_evbus_kafka_queued(void);
 ngx_uint_t ngx_evbus_kafka_queue_max(void);
 ngx_uint_t ngx_evbus_kafka_retry_after(void);
 const char *ngx_evbus_kafka_err2str(int err);
+ngx_uint_t ngx_evbus_kafka_err_permanent(int err);
+ngx_int_t ngx_evbus_kafka_conf_int(void *conf, char *name);
 ngx_uint_t ngx_evbus_topic_valid(ngx_str_t *name, const char **err);
+
+/*
+ * A topic computed from a request: NGX_OK, or NGX_DECLINED when it starts
+ * with "_", is no valid name, or would be one more than max_topics.
+ */
+ngx_int_t ngx_evbus_kafka_topic_check(ngx_str_t *name, const char **err);
 
 
 #endif /* _NGX_EVBUS_KAFKA_H_INCLUDED_ */

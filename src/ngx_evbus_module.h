@@ -27,6 +27,7 @@ typedef struct {
     ngx_array_t                 locations;      /* loc confs using evbus */
     ngx_msec_t                  flush_timeout;
     ngx_msec_t                  unavailable_after;
+    ngx_uint_t                  max_topics;
     void                       *spool;          /* ngx_evbus_spool_conf_t */
     ngx_array_t                *schema_sets;    /* loaded, by path */
     ngx_flag_t                  status;

@@ -30,6 +30,14 @@ typedef struct {
     ngx_str_t           traceparent;      /* W3C, validated; may be empty */
     ngx_str_t           tracestate;
     int64_t             timestamp;        /* ms */
+
+    /*
+     * Where a permanent delivery failure goes: the location's dead-letter
+     * topic, or none.  Unlike the strings above it must live as long as
+     * the configuration: the producer keeps the pointer until the report.
+     * Not spooled.
+     */
+    ngx_str_t           dead_letter;
 } ngx_evbus_msg_t;
 
 

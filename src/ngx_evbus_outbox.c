@@ -10,6 +10,11 @@
 
 #include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
+#include "ngx_evbus_json.h"
+
+
+/* the start of an undeliverable event kept in its dead letter */
+#define NGX_EVBUS_OUTBOX_RAW_MAX  65536
 
 
 /*
@@ -42,6 +47,8 @@ static void ngx_evbus_outbox_written(ngx_uint_t nrecords,
 static ngx_uint_t ngx_evbus_outbox_tick(void);
 static void ngx_evbus_outbox_rdstats(ngx_evbus_rdstats_t *st);
 static ngx_int_t ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg);
+static ngx_int_t ngx_evbus_outbox_undeliverable(ngx_evbus_msg_t *msg,
+    int err);
 
 
 static ngx_evbus_outbox_t  ngx_evbus_outbox;
@@ -150,11 +157,16 @@ ngx_evbus_outbox_produce(ngx_evbus_msg_t *msg, ngx_evbus_wait_t *wait,
 }
 
 
-/* a delivery report: a waiting client learns of a failure, others spool */
+/*
+ * A delivery report.  A failure: a waiting client learns of it; else a
+ * permanent error (ngx_evbus_kafka_err_permanent()) goes to the location's
+ * dead-letter topic, or is lost, and a retriable one goes to the spool.
+ */
 
 static void
 ngx_evbus_outbox_report(ngx_evbus_kafka_report_t *report)
 {
+    ngx_int_t          rc;
     ngx_uint_t         level;
     const char        *outcome;
     ngx_evbus_wait_t  *wait;
@@ -179,6 +191,23 @@ ngx_evbus_outbox_report(ngx_evbus_kafka_report_t *report)
     if (wait) {
         outcome = "reported to the client";
         level = NGX_LOG_WARN;
+
+    } else if (ngx_evbus_kafka_err_permanent(report->err)) {
+
+        rc = ngx_evbus_outbox_undeliverable(report->msg, report->err);
+
+        if (rc == NGX_OK) {
+            outcome = "a permanent error, sent to the dead-letter topic";
+            level = NGX_LOG_WARN;
+
+        } else {
+            outcome = (rc == NGX_DECLINED)
+                      ? "a permanent error, lost"
+                      : "a permanent error, lost (its dead letter could not"
+                        " be queued)";
+            level = NGX_LOG_ERR;
+            ngx_evbus_stats_add(NGX_EVBUS_STAT_LOST, 1);
+        }
 
     } else if (ngx_evbus_spool_enabled()
                && ngx_evbus_spool_write(report->msg, NULL, 0) == NGX_OK)
@@ -272,6 +301,10 @@ ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg)
     ngx_int_t    rc;
     const char  *err;
 
+    /* the spool does not keep the location's dead-letter topic */
+
+    ngx_str_null(&msg->dead_letter);
+
     rc = ngx_evbus_outbox_produce(msg, NULL, 0, &err);
 
     if (rc == NGX_BUSY) {
@@ -288,6 +321,115 @@ ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg)
     ngx_evbus_stats_add(NGX_EVBUS_STAT_REPLAYED, 1);
 
     return NGX_OK;
+}
+
+
+/*
+ * The dead letter of an event Kafka refused for good (kind "delivery"):
+ *
+ * {"error":{"kind":"delivery","pointer":"","message":"Broker: Message size
+ *  too large"},"event_type":"purchase","raw":"<the produced value>",
+ *  "metadata":{"ingest_timestamp":"...","source_service":"..."}}
+ *
+ * raw is the value as produced (metadata included), its first 64 KiB with
+ * "raw_truncated":true when longer.  Dead letters of dead letters are not
+ * made.
+ */
+
+static ngx_int_t
+ngx_evbus_outbox_undeliverable(ngx_evbus_msg_t *msg, int err)
+{
+    u_char           *b, *p;
+    size_t            len, raw, elen;
+    ngx_int_t         rc;
+    const char       *reason, *e;
+    ngx_evbus_msg_t   dl;
+
+    static ngx_str_t  kind = ngx_string("delivery");
+
+    if (msg->dead_letter.len == 0 || msg->error_kind.len) {
+        return NGX_DECLINED;
+    }
+
+    reason = ngx_evbus_kafka_err2str(err);
+    elen = ngx_strlen(reason);
+    raw = ngx_min(msg->value.len, NGX_EVBUS_OUTBOX_RAW_MAX);
+
+    len = sizeof("{\"error\":{\"kind\":\"delivery\",\"pointer\":\"\","
+                 "\"message\":\"\"},\"event_type\":\"\",\"raw\":\"\","
+                 "\"raw_truncated\":true,\"metadata\":{"
+                 "\"ingest_timestamp\":\"\",\"source_service\":\"\"}}")
+          + ngx_evbus_json_escape_len(elen)
+          + ngx_evbus_json_escape_len(msg->event_type.len)
+          + ngx_evbus_json_escape_len(raw)
+          + ngx_evbus_json_escape_len(msg->ingest_timestamp.len)
+          + ngx_evbus_json_escape_len(msg->source_service.len);
+
+    b = ngx_alloc(len, ngx_evbus_outbox.log);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(b, "{\"error\":{\"kind\":\"delivery\",\"pointer\":\"\","
+                   "\"message\":\"",
+                   sizeof("{\"error\":{\"kind\":\"delivery\",\"pointer\":\"\","
+                          "\"message\":\"") - 1);
+    p = ngx_evbus_json_escape(p, (u_char *) reason, elen);
+    p = ngx_cpymem(p, "\"}", 2);
+
+    if (msg->event_type.len) {
+        p = ngx_cpymem(p, ",\"event_type\":\"",
+                       sizeof(",\"event_type\":\"") - 1);
+        p = ngx_evbus_json_escape(p, msg->event_type.data,
+                                  msg->event_type.len);
+        *p++ = '"';
+    }
+
+    p = ngx_cpymem(p, ",\"raw\":\"", sizeof(",\"raw\":\"") - 1);
+    p = ngx_evbus_json_escape(p, msg->value.data, raw);
+    *p++ = '"';
+
+    if (raw < msg->value.len) {
+        p = ngx_cpymem(p, ",\"raw_truncated\":true",
+                       sizeof(",\"raw_truncated\":true") - 1);
+    }
+
+    p = ngx_cpymem(p, ",\"metadata\":{\"ingest_timestamp\":\"",
+                   sizeof(",\"metadata\":{\"ingest_timestamp\":\"") - 1);
+    p = ngx_evbus_json_escape(p, msg->ingest_timestamp.data,
+                              msg->ingest_timestamp.len);
+    p = ngx_cpymem(p, "\",\"source_service\":\"",
+                   sizeof("\",\"source_service\":\"") - 1);
+    p = ngx_evbus_json_escape(p, msg->source_service.data,
+                              msg->source_service.len);
+    p = ngx_cpymem(p, "\"}}", 3);
+
+    dl = *msg;
+    dl.topic = msg->dead_letter;
+    dl.value.data = b;
+    dl.value.len = p - b;
+    dl.error_kind = kind;
+    ngx_str_null(&dl.event_version);
+    ngx_str_null(&dl.dead_letter);
+
+    rc = ngx_evbus_outbox_produce(&dl, NULL, 0, &e);
+
+    ngx_free(b);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_evbus_stats_add(NGX_EVBUS_STAT_DEAD_LETTERS, 1);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_evbus_outbox_topic(ngx_str_t *topic, const char **err)
+{
+    return ngx_evbus_kafka_topic_check(topic, err);
 }
 
 

@@ -48,6 +48,12 @@ ngx_int_t ngx_evbus_outbox_send(ngx_evbus_msg_t *msg, ngx_uint_t delivered,
 ngx_int_t ngx_evbus_outbox_dead_letter(ngx_evbus_msg_t *msg,
     ngx_str_t *error_kind, const char **err);
 
+/*
+ * A topic computed from a request: NGX_OK, or NGX_DECLINED with *err when
+ * the event must be rejected for it (evbus_max_topics, "_" first, invalid).
+ */
+ngx_int_t ngx_evbus_outbox_topic(ngx_str_t *topic, const char **err);
+
 ngx_uint_t ngx_evbus_outbox_retry_after(void);
 const char *ngx_evbus_outbox_strerror(int err);
 

@@ -72,7 +72,7 @@ typedef struct {
 static const char  *ngx_evbus_stats_reasons[] = {
     "depth", "duplicate_key", "event_id", "event_type", "event_version",
     "invalid_json", "invalid_utf8", "metadata", "not_object", "schema",
-    "too_large", "unknown_type", "unknown_version", "not_queued",
+    "too_large", "topic", "unknown_type", "unknown_version", "not_queued",
     "delivery_failed", "timeout", "other"
 };
 
@@ -195,9 +195,11 @@ static ngx_evbus_stat_name_t  ngx_evbus_stat_names[] = {
       "Events written to and replayed from the spool." },
     { "evbus_spool_records_total", "op=\"replayed\"", NULL },
     { "evbus_lost_total", NULL,
-      "Accepted events that could neither be delivered nor spooled." },
+      "Accepted events that could neither be delivered nor spooled"
+      " (nor, failing for good, dead-lettered)." },
     { "evbus_dead_letters_total", NULL,
-      "Rejected events produced to the dead-letter topic." },
+      "Rejected events, and events Kafka refused for good, produced to the"
+      " dead-letter topic." },
     { "evbus_ack_timeouts_total", NULL,
       "Held responses answered 504 after evbus_ack_timeout." },
 };

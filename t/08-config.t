@@ -56,7 +56,7 @@ location = /e {
     evbus;
     evbus_topic loc-$host-$evbus_event_type;
     evbus_source_service s2;
-    evbus_max_event_size 1m;
+    evbus_max_event_size 512k;
     evbus_max_events 1;
 }
 location = /f { evbus; }
@@ -125,6 +125,63 @@ fails('evbus_topic with two values',
 fails('evbus_topic with an unknown variable',
     qr/unknown "no_such_var" variable/, undef,
     locations => 'location = /e { evbus; evbus_topic t-$no_such_var; }');
+
+# evbus_max_topics: a number, http only
+
+passes('evbus_max_topics', http => ['evbus_max_topics 8;']);
+fails('evbus_max_topics abc', qr/"evbus_max_topics" directive invalid number/,
+    'evbus_max_topics abc', http => ['evbus_max_topics abc;']);
+fails('evbus_max_topics in a location',
+    qr/"evbus_max_topics" directive is not allowed here/, undef,
+    locations => 'location = /e { evbus; evbus_max_topics 8; }');
+
+# what librdkafka's settings make of the locations
+
+sub warns {
+    my ($name, $re, %o) = @_;
+    my ($rc, $out) = $t->nginx_t(%o);
+    is($rc, 0, "$name: nginx -t passes") or diag($out);
+    like($out, $re, "$name: warning") or diag($out);
+}
+
+my $acks_re = qr/\[warn\] "evbus_ack kafka" with the Kafka property "acks" 1:/;
+
+warns('evbus_ack kafka with acks 1', $acks_re,
+    properties => [['acks', 1]],
+    locations => 'location = /e { evbus; evbus_ack kafka; }');
+warns('evbus_ack kafka with acks 0 (http level)',
+    qr/"evbus_ack kafka" with the Kafka property "acks" 0:/,
+    properties => [['acks', 0]], http => ['evbus_ack kafka;']);
+
+for my $acks ('all', '-1') {
+    my ($rc, $out) = $t->nginx_t(properties => [['acks', $acks]],
+        locations => 'location = /e { evbus; evbus_ack kafka; }');
+    is($rc, 0, "evbus_ack kafka with acks $acks: passes");
+    unlike($out, qr/\[warn\]/, "evbus_ack kafka with acks $acks: no warning");
+}
+
+{
+    my ($rc, $out) = $t->nginx_t(properties => [['acks', 1]]);
+    unlike($out, qr/\[warn\]/, 'acks 1 without evbus_ack kafka: no warning');
+}
+
+my $size_re = qr/"evbus_max_event_size" \d+ plus up to \d+ bytes of/
+    . qr/ metadata, key and headers exceeds the Kafka property/
+    . qr/ "message\.max\.bytes" \d+/;
+$size_re = qr/$size_re/;
+
+fails('evbus_max_event_size 1m with message.max.bytes 1000000', $size_re,
+    undef, http => ['evbus_max_event_size 1m;']);
+fails('evbus_max_event_size 32k with message.max.bytes 20000', $size_re,
+    undef, properties => [['message.max.bytes', 20000]]);
+fails('one location over the limit', $size_re, undef,
+    locations => "location = /e { evbus; }\n"
+        . 'location = /f { evbus; evbus_max_event_size 999k; }');
+passes('evbus_max_event_size 1m with message.max.bytes 1100000',
+    http => ['evbus_max_event_size 1m;'],
+    properties => [['message.max.bytes', 1100000]]);
+passes('evbus_max_event_size 900k with the default message.max.bytes',
+    http => ['evbus_max_event_size 900k;']);
 
 ok(!$t->master_pid, 'nginx -t started no server');
 
