@@ -45,7 +45,8 @@ regex_compile(void *ctx, const unsigned char *pattern, size_t len, char *err,
 
     (void) ctx;
 
-    re = pcre2_compile(pattern, len, PCRE2_UTF, &rc, &off, NULL);
+    re = pcre2_compile(pattern, len, PCRE2_UTF|PCRE2_DOLLAR_ENDONLY, &rc,
+                       &off, NULL);
     if (re == NULL) {
         pcre2_get_error_message(rc, (PCRE2_UCHAR *) err, err_len);
     }
