@@ -25,8 +25,9 @@
 
 /*
  * The built-in matcher of simple patterns against PCRE2 in UTF mode with
- * ECMA-262's "$" (PCRE2_DOLLAR_ENDONLY), as the module compiles them: what it accepts must be decided exactly as
- * PCRE2 decides, on strings built to nearly match and on random ones.
+ * ECMA-262's "$" (PCRE2_DOLLAR_ENDONLY), as the module compiles them:
+ * what it accepts must be decided exactly as PCRE2 decides, on strings
+ * built to nearly match and on random ones.
  */
 
 static uint64_t  rnd_state = 0x9e3779b97f4a7c15ULL;
