@@ -45,7 +45,8 @@ regex_compile(void *ctx, const unsigned char *pattern, size_t len, char *err,
 
     (void) ctx;
 
-    re = pcre2_compile(pattern, len, PCRE2_UTF, &rc, &off, NULL);
+    re = pcre2_compile(pattern, len, PCRE2_UTF|PCRE2_DOLLAR_ENDONLY, &rc,
+                       &off, NULL);
     if (re == NULL) {
         pcre2_get_error_message(rc, (PCRE2_UCHAR *) err, err_len);
     }
@@ -54,7 +55,10 @@ regex_compile(void *ctx, const unsigned char *pattern, size_t len, char *err,
 }
 
 
-/* strict UTF-8, and no unpaired surrogate escapes */
+/*
+ * strict UTF-8, no unpaired surrogate escapes, and no form feed or
+ * vertical tab (yajl's whitespace, not RFC 8259's)
+ */
 
 static int
 valid_text(const unsigned char *s, size_t len)
@@ -94,6 +98,10 @@ valid_text(const unsigned char *s, size_t len)
             }
 
             continue;
+        }
+
+        if (c == 0x0b || c == 0x0c) {
+            return 0;
         }
 
         if (c < 0x80) {

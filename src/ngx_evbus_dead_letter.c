@@ -11,6 +11,7 @@
 #include "ngx_evbus_module.h"
 #include "ngx_evbus_ctx.h"
 #include "ngx_evbus_json.h"
+#include "ngx_evbus_log.h"
 #include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_dead_letter.h"
@@ -33,13 +34,19 @@ static u_char *ngx_http_evbus_dead_letter_string(u_char *p,
     const char *name, u_char *s, size_t len);
 
 
+/* a client can have 500 events a request rejected: logged once a second */
+static ngx_evbus_log_limit_t  ngx_http_evbus_rejected_log;
+static ngx_evbus_log_limit_t  ngx_http_evbus_dead_letter_log;
+
+
 void
 ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     ngx_str_t *metadata, ngx_str_t *timestamp, int64_t now)
 {
-    u_char                     *p, *b;
+    u_char                     *p, *b, text[NGX_EVBUS_LOG_STR_LEN];
     size_t                      len, mlen, klen, plen, wlen;
     ngx_int_t                   rc;
+    ngx_uint_t                  skipped;
     ngx_str_t                   error_kind;
     const char                 *kind, *pointer, *message, *keyword, *err;
     ngx_evbus_msg_t             msg;
@@ -54,9 +61,20 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     keyword = ev->error_keyword;
 
     if (elcf->dead_letter_topic.len == 0 || ev->raw == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "evbus: event %uz rejected (%s%s): %s", ev->index,
-                      kind, ev->raw ? "" : ", not delimited", ev->error);
+        if (ngx_evbus_log_limit(&ngx_http_evbus_rejected_log, &skipped)) {
+            /* the error may quote the client's keys and values */
+            p = ngx_evbus_log_escape(text, sizeof(text),
+                                     (u_char *) ev->error,
+                                     ngx_strlen(ev->error));
+
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "evbus: event %uz rejected (%s%s): %*s"
+                          " (%ui more rejected events not logged)",
+                          ev->index, kind,
+                          ev->raw ? "" : ", not delimited", p - text, text,
+                          skipped);
+        }
+
         return;
     }
 
@@ -145,9 +163,13 @@ ngx_http_evbus_dead_letter(ngx_http_request_t *r, ngx_evbus_event_t *ev,
     rc = ngx_evbus_outbox_dead_letter(&msg, &error_kind, &err);
 
     if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "evbus: dead letter of event %uz to \"%V\" not queued:"
-                      " %s", ev->index, &msg.topic, err);
+        if (ngx_evbus_log_limit(&ngx_http_evbus_dead_letter_log, &skipped)) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "evbus: dead letter of event %uz to \"%V\" not"
+                          " queued: %s (%ui more not logged)", ev->index,
+                          &msg.topic, err, skipped);
+        }
+
         return;
     }
 

@@ -35,9 +35,9 @@
 #define NGX_EVBUS_GEN_ID_LEN      (sizeof("\"event_id\":\"\",") - 1        \
                                    + NGX_EVBUS_UUID_LEN)
 
+/* RFC 8259's whitespace: not yajl's, which adds form feed and vertical tab */
 #define ngx_evbus_is_ws(c)                                                    \
-    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r'                 \
-     || (c) == '\f' || (c) == '\v')
+    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
 
 
 typedef struct {
@@ -139,6 +139,7 @@ static int ngx_evbus_line_end(ngx_evbus_parser_t *p);
 static int ngx_evbus_line_reset(ngx_evbus_parser_t *p);
 static size_t ngx_evbus_skip(ngx_evbus_parser_t *p, size_t from, size_t to,
     int comma);
+static int ngx_evbus_framing(ngx_evbus_parser_t *p, size_t from, size_t to);
 static int ngx_evbus_stage_tail(ngx_evbus_parser_t *p);
 static const unsigned char *ngx_evbus_text(ngx_evbus_parser_t *p);
 
@@ -191,6 +192,10 @@ static unsigned char *ngx_evbus_write_md(ngx_evbus_parser_t *p,
 static size_t ngx_evbus_itoa(unsigned char *b, int64_t n);
 static unsigned char *ngx_evbus_dup(ngx_evbus_parser_t *p,
     const unsigned char *s, size_t len);
+
+
+static const char  ngx_evbus_err_ws[] =
+    "invalid JSON: a form feed or vertical tab is not JSON whitespace";
 
 
 static yajl_callbacks  ngx_evbus_callbacks = {
@@ -582,6 +587,12 @@ ngx_evbus_json_chunk(ngx_evbus_parser_t *p)
      * a separator.
      */
 
+    if (!p->cur.active
+        && ngx_evbus_framing(p, p->prev_end, end) != NGX_EVBUS_PARSE_OK)
+    {
+        return p->rc;
+    }
+
     if (!p->cur.active && p->level == 1 && p->nest == 1) {
         at = ngx_evbus_skip(p, p->prev_end, end, 1);
 
@@ -823,6 +834,42 @@ ngx_evbus_skip(ngx_evbus_parser_t *p, size_t from, size_t to, int comma)
 }
 
 
+/*
+ * Between and around the events of a JSON body: what yajl took for
+ * whitespace in [from, to) of the current chunk must be RFC 8259's.
+ */
+
+static int
+ngx_evbus_framing(ngx_evbus_parser_t *p, size_t from, size_t to)
+{
+    unsigned char  c;
+
+    if (from < p->chunk_base) {
+        from = p->chunk_base;
+    }
+
+    if (to > p->chunk_base + p->chunk_len) {
+        to = p->chunk_base + p->chunk_len;
+    }
+
+    for ( /* void */ ; from < to; from++) {
+        c = p->chunk[from - p->chunk_base];
+
+        if (c == 0x0b || c == 0x0c) {
+            p->error = ngx_evbus_printf(p, "invalid JSON at byte %zu: a form"
+                                        " feed or vertical tab is not JSON"
+                                        " whitespace", from);
+
+            p->rc = p->error ? NGX_EVBUS_PARSE_BAD_BODY
+                             : NGX_EVBUS_PARSE_NOMEM;
+            return p->rc;
+        }
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
 /* the chunk ends inside an event: keep its bytes, up to the limit */
 
 static int
@@ -983,6 +1030,11 @@ ngx_evbus_on_end(void *ctx)
 
     if (p->nest < p->level) {
         /* the top-level array */
+        if (ngx_evbus_framing(p, p->prev_end, off - 1) != NGX_EVBUS_PARSE_OK) {
+            return 0;
+        }
+
+        p->prev_end = off;
         return 1;
     }
 
@@ -1110,7 +1162,7 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
         if (kind == NGX_EVBUS_VALUE_ARRAY) {
             p->level = 1;
             p->prev_end = off;
-            return NGX_EVBUS_PARSE_OK;
+            return ngx_evbus_framing(p, 0, off - 1);
         }
 
         if (kind == NGX_EVBUS_VALUE_SCALAR) {
@@ -1126,6 +1178,12 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
 
         } else {
             start = off - 1;
+        }
+
+        if (p->format == NGX_EVBUS_FORMAT_JSON
+            && ngx_evbus_framing(p, p->prev_end, start) != NGX_EVBUS_PARSE_OK)
+        {
+            return p->rc;
         }
 
         p->rc = ngx_evbus_event_begin(p, start);
@@ -1562,7 +1620,10 @@ ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end)
         err = ngx_evbus_check_text(text, len);
 
         if (err) {
-            ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX, "invalid_utf8", "", err);
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_SYNTAX,
+                           (err == ngx_evbus_err_ws) ? "invalid_json"
+                                                     : "invalid_utf8",
+                           "", err);
         }
     }
 
@@ -1800,16 +1861,18 @@ ngx_evbus_pick(ngx_evbus_parser_t *p, int last)
 
 /*
  * yajl lets through overlong forms, UTF-8-encoded surrogates, code points
- * above U+10FFFF and unpaired surrogates in \u escapes: what is produced
- * must be valid UTF-8 JSON for every consumer, so the event's text is
- * checked once more, 8 bytes at a time over plain ASCII.
+ * above U+10FFFF and unpaired surrogates in \u escapes, and takes form
+ * feed and vertical tab for whitespace: what is produced must be valid
+ * UTF-8 JSON (RFC 8259) for every consumer, so the event's text is checked
+ * once more, 8 bytes at a time over plain ASCII.  yajl refuses control
+ * bytes inside strings: the only ones left are whitespace.
  */
 
 static const char *
 ngx_evbus_check_text(const unsigned char *s, size_t len)
 {
     size_t        i, n, k;
-    uint64_t      w, b;
+    uint64_t      w, b, t;
     unsigned int  c, u, lo, hi;
 
     i = 0;
@@ -1818,13 +1881,32 @@ ngx_evbus_check_text(const unsigned char *s, size_t len)
         if (len - i >= 8) {
             memcpy(&w, s + i, 8);
 
-            /* a byte >= 0x80, or a backslash (a zero byte in b) */
+            /*
+             * t: a byte >= 0x80, or a backslash (a zero byte in b);
+             * w - 0x20 in every byte borrows at a control byte
+             */
 
             b = w ^ 0x5c5c5c5c5c5c5c5cULL;
+            t = (w | ((b - 0x0101010101010101ULL) & ~b))
+                & 0x8080808080808080ULL;
 
-            if (((w | ((b - 0x0101010101010101ULL) & ~b))
+            if (((t | (w - 0x2020202020202020ULL))
                  & 0x8080808080808080ULL) == 0)
             {
+                i += 8;
+                continue;
+            }
+
+            /* control bytes only: whitespace, unless 0x0b or 0x0c */
+
+            if (t == 0) {
+                if (((0x8c8c8c8c8c8c8c8cULL - w)
+                     & (w + 0x7575757575757575ULL)
+                     & 0x8080808080808080ULL) != 0)
+                {
+                    return ngx_evbus_err_ws;
+                }
+
                 i += 8;
                 continue;
             }
@@ -1863,6 +1945,10 @@ ngx_evbus_check_text(const unsigned char *s, size_t len)
         }
 
         if (c < 0x80) {
+            if (c == 0x0b || c == 0x0c) {
+                return ngx_evbus_err_ws;
+            }
+
             i++;
             continue;
         }

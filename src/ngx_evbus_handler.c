@@ -11,6 +11,7 @@
 #include "ngx_evbus_module.h"
 #include "ngx_evbus_ctx.h"
 #include "ngx_evbus_json.h"
+#include "ngx_evbus_log.h"
 #include "ngx_evbus_response.h"
 #include "ngx_evbus_handler.h"
 #include "ngx_evbus_event.h"
@@ -49,6 +50,7 @@ static void *ngx_http_evbus_handler_alloc(void *ctx, size_t size);
 
 
 static ngx_evbus_uuid_gen_t  ngx_http_evbus_handler_uuid;
+static ngx_evbus_log_limit_t  ngx_http_evbus_handler_queue_log;
 
 
 ngx_int_t
@@ -771,8 +773,10 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     ngx_evbus_event_t *ev, size_t index, ngx_str_t *timestamp, int64_t now)
 {
     u_char                     *p, version[NGX_INT64_LEN];
+    u_char                      text[NGX_EVBUS_LOG_STR_LEN];
     size_t                      len;
     ngx_int_t                   rc;
+    ngx_uint_t                  skipped;
     const char                 *err;
     ngx_evbus_msg_t             msg;
     ngx_http_evbus_loc_conf_t  *elcf;
@@ -855,8 +859,16 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     (void) ngx_sprintf(p, "could not be queued: %s%Z", err);
     ev->error = (char *) p;
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "evbus: event to \"%V\" not queued: %s", &msg.topic, err);
+    /* the topic may hold the client's bytes ($evbus_event_type, headers) */
+
+    if (ngx_evbus_log_limit(&ngx_http_evbus_handler_queue_log, &skipped)) {
+        p = ngx_evbus_log_escape(text, sizeof(text), msg.topic.data,
+                                 msg.topic.len);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "evbus: event to \"%*s\" not queued: %s"
+                      " (%ui more not logged)", p - text, text, err, skipped);
+    }
 
     return NGX_ERROR;
 }

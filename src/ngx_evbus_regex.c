@@ -17,10 +17,10 @@
  * greedy scan without backtracking decides exactly what PCRE decides:
  * the class of an atom with a variable count shares no character with
  * the atoms that may follow it up to the next mandatory one.  "$"
- * matches at the end or before a final "\n" (PCRE's default), and no
- * class holds "\n" or a byte above 0x7f: a subject that matches is ASCII,
- * hence valid UTF-8, so UTF mode changes nothing; one that is not valid
- * UTF-8 fails here as PCRE fails on it.
+ * matches only at the very end, as in ECMA-262 (PCRE2_DOLLAR_ENDONLY),
+ * and no class holds a control byte or a byte above 0x7f: a subject that
+ * matches is ASCII, hence valid UTF-8, so UTF mode changes nothing; one
+ * that is not valid UTF-8 fails here as PCRE fails on it.
  */
 
 #define NGX_EVBUS_REGEX_ATOMS      32
@@ -373,5 +373,5 @@ ngx_evbus_regex_simple_match(const ngx_evbus_regex_simple_t *re,
         }
     }
 
-    return p == end || (p + 1 == end && *p == '\n');
+    return p == end;
 }

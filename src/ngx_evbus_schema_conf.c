@@ -17,9 +17,17 @@
  * Schemas are loaded and compiled while nginx reads its configuration,
  * into the configuration's pool: `nginx -t` reports a broken file, a
  * reload loads the directory afresh, and a reload that fails leaves the
- * old cycle, with its schemas, serving.  Patterns go to nginx's regex
- * engine in UTF mode, so that "." and lengths count characters.
+ * old cycle, with its schemas, serving.  Patterns go to PCRE2 in UTF
+ * mode, so that "." and lengths count characters, with ECMA-262's "$":
+ * only at the subject's very end (PCRE2_DOLLAR_ENDONLY, an option nginx's
+ * ngx_regex_compile() cannot pass).  Every match is bounded by a match and
+ * a depth limit; the engine giving up is reported as such, not as a
+ * mismatch.
  */
+
+
+#define NGX_HTTP_EVBUS_REGEX_MATCH_LIMIT  100000
+#define NGX_HTTP_EVBUS_REGEX_DEPTH_LIMIT  10000
 
 
 typedef struct {
@@ -35,6 +43,15 @@ static void *ngx_http_evbus_schema_regex_compile(void *ctx,
     const unsigned char *pattern, size_t len, char *err, size_t err_len);
 static int ngx_http_evbus_schema_regex_match(void *ctx, void *regex,
     const unsigned char *s, size_t len);
+#if (NGX_PCRE2)
+static void ngx_http_evbus_schema_regex_free(void *data);
+#endif
+
+
+#if (NGX_PCRE2)
+static pcre2_match_data     *ngx_http_evbus_regex_md;
+static pcre2_match_context  *ngx_http_evbus_regex_mctx;
+#endif
 
 
 char *
@@ -152,6 +169,104 @@ ngx_http_evbus_schema_alloc(void *ctx, size_t size)
 }
 
 
+#if (NGX_PCRE2)
+
+static void *
+ngx_http_evbus_schema_regex_compile(void *ctx, const unsigned char *pattern,
+    size_t len, char *err, size_t err_len)
+{
+    int                  errcode;
+    u_char              *p, msg[256];
+    PCRE2_SIZE           off;
+    ngx_conf_t          *cf;
+    pcre2_code          *code;
+    ngx_pool_cleanup_t  *cln;
+
+    cf = ctx;
+
+    /* one match data and one match context serve every pattern */
+
+    if (ngx_http_evbus_regex_md == NULL) {
+        ngx_http_evbus_regex_md = pcre2_match_data_create(1, NULL);
+        ngx_http_evbus_regex_mctx = pcre2_match_context_create(NULL);
+
+        if (ngx_http_evbus_regex_md == NULL
+            || ngx_http_evbus_regex_mctx == NULL)
+        {
+            (void) ngx_cpystrn((u_char *) err, (u_char *) "out of memory",
+                               err_len);
+            return NULL;
+        }
+
+        pcre2_set_match_limit(ngx_http_evbus_regex_mctx,
+                              NGX_HTTP_EVBUS_REGEX_MATCH_LIMIT);
+        pcre2_set_depth_limit(ngx_http_evbus_regex_mctx,
+                              NGX_HTTP_EVBUS_REGEX_DEPTH_LIMIT);
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        (void) ngx_cpystrn((u_char *) err, (u_char *) "out of memory",
+                           err_len);
+        return NULL;
+    }
+
+    code = pcre2_compile(pattern, len, PCRE2_UTF|PCRE2_DOLLAR_ENDONLY,
+                         &errcode, &off, NULL);
+    if (code == NULL) {
+        (void) pcre2_get_error_message(errcode, msg, sizeof(msg));
+        p = ngx_snprintf((u_char *) err, err_len - 1, "%s at offset %uz",
+                         msg, (size_t) off);
+        *p = '\0';
+        return NULL;
+    }
+
+    cln->handler = ngx_http_evbus_schema_regex_free;
+    cln->data = code;
+
+    /*
+     * Schema patterns run for every event, and JIT halves their cost.
+     * Without JIT support, or when it fails, pcre2_match() interprets.
+     */
+
+    (void) pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+
+    return code;
+}
+
+
+static int
+ngx_http_evbus_schema_regex_match(void *ctx, void *regex,
+    const unsigned char *s, size_t len)
+{
+    int  rc;
+
+    rc = pcre2_match(regex, s, len, 0, 0, ngx_http_evbus_regex_md,
+                     ngx_http_evbus_regex_mctx);
+
+    if (rc >= 0) {
+        return 1;
+    }
+
+    /* the match limit, the depth limit, the JIT stack, a bad subject */
+
+    return (rc == PCRE2_ERROR_NOMATCH) ? 0 : -1;
+}
+
+
+static void
+ngx_http_evbus_schema_regex_free(void *data)
+{
+    pcre2_code_free(data);
+}
+
+#else
+
+/*
+ * nginx built with the older PCRE: its engine, whose "$" also matches
+ * before a final newline
+ */
+
 static void *
 ngx_http_evbus_schema_regex_compile(void *ctx, const unsigned char *pattern,
     size_t len, char *err, size_t err_len)
@@ -185,18 +300,6 @@ ngx_http_evbus_schema_regex_compile(void *ctx, const unsigned char *pattern,
         return NULL;
     }
 
-#if (NGX_PCRE2)
-
-    /*
-     * nginx JIT-compiles only with "pcre_jit on"; schema patterns run for
-     * every event, and JIT halves their cost.  Without JIT support, or
-     * when it fails, pcre2_match() interprets as before.
-     */
-
-    (void) pcre2_jit_compile(rc.regex, PCRE2_JIT_COMPLETE);
-
-#endif
-
     return rc.regex;
 }
 
@@ -219,3 +322,5 @@ ngx_http_evbus_schema_regex_match(void *ctx, void *regex,
 
     return (rc == NGX_REGEX_NO_MATCHED) ? 0 : -1;
 }
+
+#endif

@@ -745,6 +745,15 @@ ngx_evbus_validate_string(ngx_evbus_validator_t *v,
                                          len);
         }
 
+        if (rc < 0) {
+            /* the engine gave up (match limit, JIT stack): not a mismatch */
+
+            return ngx_evbus_validate_fail(v, v->nframes, NULL, 0, "schema",
+                                           "pattern", "pattern \"%.60s\""
+                                           " could not be evaluated",
+                                           n->pattern);
+        }
+
         if (rc != 1) {
             (void) ngx_evbus_validate_got(got, sizeof(got),
                                           NGX_EVBUS_TOK_STRING, s, len);

@@ -130,7 +130,8 @@ regex_compile(void *ctx, const unsigned char *pattern, size_t len, char *err,
     memcpy(buf, "(*UTF)", 6);
     memcpy(buf + 6, pattern, len);
 
-    re = pcre2_compile((PCRE2_SPTR) buf, len + 6, 0, &rc, &off, NULL);
+    re = pcre2_compile((PCRE2_SPTR) buf, len + 6, PCRE2_DOLLAR_ENDONLY, &rc,
+                       &off, NULL);
     if (re == NULL) {
         pcre2_get_error_message(rc, (PCRE2_UCHAR *) err, err_len);
         return NULL;

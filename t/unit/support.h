@@ -131,6 +131,8 @@ evbus_regex_match(void *ctx, void *regex, const unsigned char *s, size_t len)
     int                rc;
     pcre2_match_data  *md;
 
+    static pcre2_match_context  *mctx;
+
     (void) ctx;
 
     md = pcre2_match_data_create_from_pattern(regex, NULL);
@@ -138,7 +140,19 @@ evbus_regex_match(void *ctx, void *regex, const unsigned char *s, size_t len)
         return -1;
     }
 
-    rc = pcre2_match(regex, s, len, 0, 0, md, NULL);
+    /* the module's limit, so that a runaway pattern fails as it does */
+
+    if (mctx == NULL) {
+        mctx = pcre2_match_context_create(NULL);
+        if (mctx == NULL) {
+            pcre2_match_data_free(md);
+            return -1;
+        }
+
+        pcre2_set_match_limit(mctx, 100000);
+    }
+
+    rc = pcre2_match(regex, s, len, 0, 0, md, mctx);
     pcre2_match_data_free(md);
 
     return rc >= 0 ? 1 : (rc == PCRE2_ERROR_NOMATCH ? 0 : -1);

@@ -1043,6 +1043,97 @@ test_strict_text(void)
 
 
 /*
+ * yajl takes form feed and vertical tab for whitespace, RFC 8259 does not:
+ * inside an event they reject it (invalid_json), around the events of a
+ * JSON body they are a 400, in NDJSON they reject their line.
+ */
+
+static void
+test_ff_vt(void)
+{
+    size_t              i;
+    res_t               r;
+    static const char  *in_event[] = {
+        "{\"event_type\":\"a\",\"v\":[\f1]}",
+        "{\"event_type\":\"a\",\"v\":[\v1]}",
+        "{\"event_type\":\"a\",\"v\":1\f}",
+        "{\f\"event_type\":\"a\"}",
+        "{\"event_type\":\"a\",\"pad\":\"0123456789abcdef\",\n\t\"v\":\f1}",
+        "{\"event_type\":\"a\",\"pad\":\"0123456789abcdef\",\n\t\"v\":\v1}",
+        "{\"event_type\":\"a\",\"pad\":\"\xc3\xa9\xc3\xa9\\\\\\\"\",\f\"v\":1}",
+        "{\n  \"event_type\": \"a\",\n  \"pad\": \"0123456789abcdef\","
+        "\r\n\t\"v\":\t\r\n 1\n\f}",
+        NULL
+    };
+    static const char  *framing[] = {
+        "\f{\"event_type\":\"a\"}",
+        "{\"event_type\":\"a\"}\v",
+        "{\"event_type\":\"a\"}\n\n\n\n\n\n\n\n\n\n\f",
+        "\v[{\"event_type\":\"a\"}]",
+        "[\f{\"event_type\":\"a\"}]",
+        "[{\"event_type\":\"a\"},\v{\"event_type\":\"b\"}]",
+        "[{\"event_type\":\"a\"}\f,{\"event_type\":\"b\"}]",
+        "[{\"event_type\":\"a\"}\f]",
+        "[{\"event_type\":\"a\"}]\f",
+        "[\"x\",\f{\"event_type\":\"a\"}]",
+        NULL
+    };
+    static const char  *good =
+        "[\r\n {\n\t\"event_type\" : \"a\" ,\n\t\"v\" : [ 1 , \"\\f\\u000b\" ]"
+        "\r\n } ,\n\t{\"event_type\":\"b\",\"pad\":\"0123456789abcdef\"}\n]\n";
+
+    for (i = 0; in_event[i]; i++) {
+        run(&r, JSON, (const unsigned char *) in_event[i],
+            strlen(in_event[i]));
+        ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 1
+           && same_str(r.ev[0].error_kind, "invalid_json")
+           && same_str(r.ev[0].error, "invalid JSON: a form feed or vertical"
+                       " tab is not JSON whitespace")
+           && r.ev[0].value == NULL && r.ev[0].raw != NULL,
+           "form feed or vertical tab in event %zu: rejected (%s)", i,
+           r.n && r.ev[0].error ? r.ev[0].error : "accepted");
+        done(&r);
+
+        check_splits(JSON, (const unsigned char *) in_event[i],
+                     strlen(in_event[i]), "form feed in an event");
+    }
+
+    for (i = 0; framing[i]; i++) {
+        run(&r, JSON, (const unsigned char *) framing[i],
+            strlen(framing[i]));
+        ok(r.rc == NGX_EVBUS_PARSE_BAD_BODY && r.error != NULL
+           && strstr(r.error, "a form feed or vertical tab is not JSON"
+                     " whitespace") != NULL,
+           "form feed or vertical tab around events %zu: 400 (%s)", i,
+           r.error ? r.error : "accepted");
+        done(&r);
+
+        check_splits(JSON, (const unsigned char *) framing[i],
+                     strlen(framing[i]), "form feed around events");
+    }
+
+    run(&r, JSON, (const unsigned char *) good, strlen(good));
+    ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 2 && r.ev[0].error == NULL
+       && r.ev[1].error == NULL,
+       "RFC 8259 whitespace and escaped \\f, \\u000b: accepted");
+    done(&r);
+    check_splits(JSON, (const unsigned char *) good, strlen(good),
+                 "RFC 8259 whitespace");
+
+    run(&r, NDJSON, S("{\"event_type\":\"a\"}\n\f{\"event_type\":\"b\"}\n"
+                      "{\"event_type\":\"c\"}\v\n\f\n{\"event_type\":\"d\"}"
+                      "\n"));
+    ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 5 && r.ev[0].error == NULL
+       && same_str(r.ev[1].error_kind, "invalid_json")
+       && same_str(r.ev[2].error_kind, "invalid_json")
+       && same_str(r.ev[3].error_kind, "invalid_json")
+       && r.ev[4].error == NULL,
+       "NDJSON: a form feed or vertical tab rejects its line");
+    done(&r);
+}
+
+
+/*
  * Bodies with random bytes changed, inserted or removed must give the
  * same result whole and cut in three at random places.
  */
@@ -1278,6 +1369,7 @@ main(void)
     test_nomem();
     test_mutations();
     test_strict_text();
+    test_ff_vt();
     test_uuid();
     test_json_escape();
 

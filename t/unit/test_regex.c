@@ -24,9 +24,10 @@
 
 
 /*
- * The built-in matcher of simple patterns against PCRE2 in UTF mode, as
- * the module compiles them: what it accepts must be decided exactly as
- * PCRE2 decides, on strings built to nearly match and on random ones.
+ * The built-in matcher of simple patterns against PCRE2 in UTF mode with
+ * ECMA-262's "$" (PCRE2_DOLLAR_ENDONLY), as the module compiles them:
+ * what it accepts must be decided exactly as PCRE2 decides, on strings
+ * built to nearly match and on random ones.
  */
 
 static uint64_t  rnd_state = 0x9e3779b97f4a7c15ULL;
@@ -160,7 +161,7 @@ test_regex_simple(void)
         }
 
         code = pcre2_compile((PCRE2_SPTR) simple[i], strlen(simple[i]),
-                             PCRE2_UTF, &rc, &off, NULL);
+                             PCRE2_UTF|PCRE2_DOLLAR_ENDONLY, &rc, &off, NULL);
         if (code == NULL) {
             ok(0, "simple pattern: %s compiles with PCRE2", simple[i]);
             continue;
@@ -211,10 +212,38 @@ test_regex_simple(void)
 }
 
 
+/* ECMA-262: "$" without the m flag matches only at the subject's end */
+
+static void
+test_regex_dollar(void)
+{
+    evbus_pool_t               pool;
+    ngx_evbus_regex_simple_t  *re;
+
+    memset(&pool, 0, sizeof(evbus_pool_t));
+
+    re = ngx_evbus_regex_simple((const unsigned char *) "^[A-Z]{3}$", 10,
+                                evbus_pool_alloc, &pool);
+
+    ok(re != NULL, "simple pattern: ^[A-Z]{3}$ taken");
+
+    if (re != NULL) {
+        ok(ngx_evbus_regex_simple_match(re, (const unsigned char *) "EUR", 3)
+           == 1, "simple pattern: ^[A-Z]{3}$ matches EUR");
+        ok(ngx_evbus_regex_simple_match(re,
+                                        (const unsigned char *) "EUR\n", 4)
+           == 0, "simple pattern: ^[A-Z]{3}$ does not match EUR\\n");
+    }
+
+    evbus_pool_free(&pool);
+}
+
+
 int
 main(void)
 {
     test_regex_simple();
+    test_regex_dollar();
 
     printf("1..%d\n", ntests);
 

@@ -78,7 +78,8 @@ tset_regex_compile(void *ctx, const unsigned char *pattern, size_t len,
         return NULL;
     }
 
-    re = pcre2_compile(pattern, len, PCRE2_UTF, &rc, &off, NULL);
+    re = pcre2_compile(pattern, len, PCRE2_UTF|PCRE2_DOLLAR_ENDONLY, &rc,
+                       &off, NULL);
     if (re == NULL) {
         pcre2_get_error_message(rc, (PCRE2_UCHAR *) err, err_len);
         return NULL;
@@ -393,6 +394,21 @@ test_keywords(void)
          "\"s\":\"eur\"",
          "/s: expected a match for \"^[A-Z]{3}$\", got \"eur\"");
     PASS("{\"properties\":{\"s\":{\"pattern\":\"b+\"}}}", "\"s\":\"abbc\"");
+
+    /* ECMA-262: "$" only at the end, in the built-in matcher and PCRE2 */
+    FAIL("{\"properties\":{\"s\":{\"pattern\":\"^[A-Z]{3}$\"}}}",
+         "\"s\":\"EUR\\n\"",
+         "/s: expected a match for \"^[A-Z]{3}$\", got \"EUR?\"");
+    FAIL("{\"properties\":{\"s\":{\"pattern\":\"^(EUR|USD)$\"}}}",
+         "\"s\":\"EUR\\n\"",
+         "/s: expected a match for \"^(EUR|USD)$\", got \"EUR?\"");
+    PASS("{\"properties\":{\"s\":{\"pattern\":\"^(EUR|USD)$\"}}}",
+         "\"s\":\"USD\"");
+
+    /* the engine giving up is not a mismatch */
+    FAIL("{\"properties\":{\"s\":{\"pattern\":\"^(a+)+$\"}}}",
+         "\"s\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"",
+         "/s: pattern \"^(a+)+$\" could not be evaluated");
     PASS("{\"properties\":{\"s\":{\"pattern\":\"^.{2}$\"}}}",
          "\"s\":\"\xc3\xa9\xe2\x82\xac\"");
 
