@@ -37,9 +37,12 @@ typedef struct {
     u_char             *queued;         /* per event */
     ngx_evbus_wait_t   *wait;
     ngx_buf_t          *error_page;     /* nginx's own error, as JSON */
+    ngx_str_t           write_key;      /* the key's label, escaped */
+    ngx_uint_t          encoding;       /* of the body, for inflate */
     unsigned            done:1;
     unsigned            responded:1;
     unsigned            error_sent:1;
+    unsigned            cors_checked:1;
 } ngx_http_evbus_ctx_t;
 
 

@@ -1368,7 +1368,8 @@ ngx_evbus_md_reserved(const unsigned char *s, size_t len)
     switch (len) {
 
     case 9:
-        return memcmp(s, "client_ip", 9) == 0;
+        return memcmp(s, "client_ip", 9) == 0
+               || memcmp(s, "write_key", 9) == 0;
 
     case 10:
         return memcmp(s, "user_agent", 10) == 0
