@@ -18,6 +18,7 @@
 #include "ngx_evbus_schema_conf.h"
 #include "ngx_evbus_cors.h"
 #include "ngx_evbus_write_key.h"
+#include "ngx_evbus_metadata.h"
 
 #include <librdkafka/rdkafka.h>
 #include <yajl/yajl_version.h>
@@ -239,6 +240,13 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       offsetof(ngx_http_evbus_loc_conf_t, write_keys),
       NULL },
 
+    { ngx_string("evbus_metadata"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_evbus_metadata,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, metadata),
+      NULL },
+
       ngx_null_command
 };
 
@@ -411,6 +419,7 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
     elcf->accept_text_plain = NGX_CONF_UNSET;
     elcf->max_inflated_size = NGX_CONF_UNSET_SIZE;
     elcf->write_keys = NGX_CONF_UNSET_PTR;
+    elcf->metadata = NGX_CONF_UNSET_PTR;
 
     return elcf;
 }
@@ -445,6 +454,7 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_inflated_size,
                               prev->max_inflated_size, 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->write_keys, prev->write_keys, NULL);
+    ngx_conf_merge_ptr_value(conf->metadata, prev->metadata, NULL);
 
     if (conf->ack_timeout == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -205,6 +205,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     limits.max_events = 64;
     limits.max_depth = (ctl & 0x20) ? 4 : 32;
 
+    memset(&enrich, 0, sizeof(ngx_evbus_enrich_t));
     enrich.metadata = (const unsigned char *) md;
     enrich.metadata_len = sizeof(md) - 1;
     enrich.now_ms = 1764176400000LL;

@@ -22,6 +22,8 @@
 #include "ngx_evbus_cors.h"
 #include "ngx_evbus_inflate.h"
 #include "ngx_evbus_write_key.h"
+#include "ngx_evbus_metadata.h"
+#include "ngx_evbus_clock.h"
 
 
 #define NGX_EVBUS_FILE_CHUNK        65536
@@ -41,6 +43,8 @@ static int ngx_http_evbus_handler_feed(ngx_http_request_t *r,
     ngx_evbus_parser_t *parser, ngx_evbus_inflate_t *inf);
 static int ngx_http_evbus_handler_sink(void *data, const u_char *p,
     size_t len);
+static void ngx_http_evbus_handler_sent_at(ngx_http_request_t *r,
+    ngx_evbus_enrich_t *enrich);
 static ngx_int_t ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
 static void ngx_http_evbus_handler_produce(ngx_http_request_t *r,
@@ -339,6 +343,15 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     enrich.metadata_len = metadata.len;
     enrich.now_ms = now;
     enrich.uuid = &ngx_http_evbus_handler_uuid;
+    enrich.reserved = NULL;
+    enrich.nreserved = 0;
+
+    if (elcf->metadata) {
+        enrich.reserved = ngx_http_evbus_metadata_names(elcf->metadata,
+                                                        &enrich.nreserved);
+    }
+
+    ngx_http_evbus_handler_sent_at(r, &enrich);
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -774,6 +787,51 @@ ngx_http_evbus_handler_feed(ngx_http_request_t *r,
 }
 
 
+/* the client's clock when it sent the request: X-Sent-At or sent_at */
+
+static void
+ngx_http_evbus_handler_sent_at(ngx_http_request_t *r,
+    ngx_evbus_enrich_t *enrich)
+{
+    u_char           *dst, *src;
+    ngx_str_t         v;
+    ngx_table_elt_t  *h;
+
+    enrich->has_sent_at = 0;
+    enrich->sent_at_ms = NGX_EVBUS_CLOCK_NONE;
+
+    h = ngx_http_evbus_header_in(r, "X-Sent-At", sizeof("X-Sent-At") - 1);
+
+    if (h) {
+        v = h->value;
+
+    } else if (r->args.len == 0
+               || ngx_http_arg(r, (u_char *) "sent_at",
+                               sizeof("sent_at") - 1, &v)
+                  != NGX_OK)
+    {
+        return;
+    }
+
+    /* a query argument's "+" and ":" may come escaped */
+
+    if (ngx_strlchr(v.data, v.data + v.len, '%')) {
+        dst = ngx_pnalloc(r->pool, v.len);
+        if (dst == NULL) {
+            return;
+        }
+
+        src = v.data;
+        v.data = dst;
+        ngx_unescape_uri(&dst, &src, v.len, 0);
+        v.len = dst - v.data;
+    }
+
+    enrich->sent_at_ms = ngx_evbus_clock_parse(v.data, v.len);
+    enrich->has_sent_at = (enrich->sent_at_ms != NGX_EVBUS_CLOCK_NONE);
+}
+
+
 /* the inflated body goes to the parser a piece at a time */
 
 static int
@@ -797,6 +855,7 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_tm_t                     tm;
     ngx_str_t                   *ip, *ua;
     ngx_time_t                  *tp;
+    ngx_str_t                    extra;
     ngx_http_evbus_ctx_t        *ctx;
     ngx_http_variable_value_t   *id;
     ngx_http_evbus_main_conf_t  *emcf;
@@ -804,6 +863,15 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_str_t  null = ngx_string("null");
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
+
+    ngx_str_null(&extra);
+
+    if (elcf->metadata
+        && ngx_http_evbus_metadata_members(r, elcf->metadata, &extra)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     tp = ngx_timeofday();
     ngx_gmtime(tp->sec, &tm);
@@ -837,7 +905,8 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
           + ngx_evbus_json_escape_len(ip->len)
           + ngx_evbus_json_escape_len(ua->len)
           + ngx_evbus_json_escape_len(id->len)
-          + sizeof(",\"write_key\":\"\"") - 1 + ctx->write_key.len;
+          + sizeof(",\"write_key\":\"\"") - 1 + ctx->write_key.len
+          + extra.len;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -875,6 +944,10 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
                        sizeof(",\"write_key\":\"") - 1);
         p = ngx_cpymem(p, ctx->write_key.data, ctx->write_key.len);
         *p++ = '"';
+    }
+
+    if (extra.len) {
+        p = ngx_cpymem(p, extra.data, extra.len);
     }
 
     md->len = p - md->data;

@@ -58,6 +58,7 @@ typedef struct {
     ngx_flag_t                  accept_text_plain;
     size_t                      max_inflated_size;
     ngx_array_t                *write_keys;     /* of the write_key room */
+    void                       *metadata;       /* evbus_metadata */
 } ngx_http_evbus_loc_conf_t;
 
 
