@@ -77,6 +77,15 @@ for my $c (
     cmp_ok($ms, '<', 500, "$name: answered in ${\ int $ms} ms");
 }
 
+# a preflight carries no key: it is answered before the key is asked for
+my ($pst, $ph) = $t->http('OPTIONS', '/e', undef, headers => {
+    Origin => 'https://shop.example',
+    'Access-Control-Request-Method' => 'POST',
+    'Access-Control-Request-Headers' => 'x-write-key' });
+is($pst, 204, 'preflight without a key where keys are required: 204');
+is($ph->{'access-control-allow-origin'}, 'https://shop.example',
+    'preflight: Access-Control-Allow-Origin');
+
 # the one accepted request is all that reached Kafka
 my ($st) = $t->post('/e', '{"event_type":"early","event_id":"ok-1"}',
     headers => \%key);
