@@ -190,6 +190,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     static const char  md[] = "\"ingest_timestamp\":\"2026-11-26T17:00:00Z\"";
 
+    static const ngx_evbus_name_t  reserved[] = {
+        { (const unsigned char *) "uid", 3 }
+    };
+
     if (size == 0) {
         return 0;
     }
@@ -210,6 +214,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enrich.metadata_len = sizeof(md) - 1;
     enrich.now_ms = 1764176400000LL;
     enrich.uuid = &gen;
+    enrich.reserved = reserved;
+    enrich.nreserved = 1;
+
+    /* a request-level sent_at for half of the inputs */
+    enrich.has_sent_at = size & 1;
+    enrich.sent_at_ms = 1764176000000LL;
 
     p = ngx_evbus_parser_create(format, &limits, &enrich, evbus_pool_alloc,
                                 &pool);
