@@ -19,6 +19,9 @@
 #include "ngx_evbus_schema_conf.h"
 #include "ngx_evbus_avail.h"
 #include "ngx_evbus_observe.h"
+#include "ngx_evbus_cors.h"
+#include "ngx_evbus_write_key.h"
+#include "ngx_evbus_metadata.h"
 
 #include <librdkafka/rdkafka.h>
 #include <yajl/yajl_version.h>
@@ -241,6 +244,41 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       offsetof(ngx_http_evbus_loc_conf_t, dead_letter_topic),
       NULL },
 
+    { ngx_string("evbus_cors_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_evbus_cors_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, cors),
+      NULL },
+
+    { ngx_string("evbus_accept_text_plain"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, accept_text_plain),
+      NULL },
+
+    { ngx_string("evbus_max_inflated_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, max_inflated_size),
+      NULL },
+
+    { ngx_string("evbus_write_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_evbus_write_keys,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, write_keys),
+      NULL },
+
+    { ngx_string("evbus_metadata"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_evbus_metadata,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, metadata),
+      NULL },
+
       ngx_null_command
 };
 
@@ -306,6 +344,9 @@ static ngx_http_variable_t  ngx_http_evbus_vars[] = {
     { ngx_string("evbus_delivery_ms"), NULL,
       ngx_http_evbus_variable_delivery_ms, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("evbus_write_key"), NULL,
+      ngx_http_evbus_write_key_variable, 0, 0, 0 },
 
       ngx_http_null_variable
 };
@@ -420,6 +461,11 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
     elcf->schemas = NGX_CONF_UNSET_PTR;
     elcf->schema_default_version = NGX_CONF_UNSET;
     elcf->unknown_types = NGX_CONF_UNSET_UINT;
+    elcf->cors = NGX_CONF_UNSET_PTR;
+    elcf->accept_text_plain = NGX_CONF_UNSET;
+    elcf->max_inflated_size = NGX_CONF_UNSET_SIZE;
+    elcf->write_keys = NGX_CONF_UNSET_PTR;
+    elcf->metadata = NGX_CONF_UNSET_PTR;
 
     return elcf;
 }
@@ -449,6 +495,12 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_EVBUS_UNKNOWN_REJECT);
     ngx_conf_merge_str_value(conf->dead_letter_topic,
                              prev->dead_letter_topic, "");
+    ngx_conf_merge_ptr_value(conf->cors, prev->cors, NULL);
+    ngx_conf_merge_value(conf->accept_text_plain, prev->accept_text_plain, 0);
+    ngx_conf_merge_size_value(conf->max_inflated_size,
+                              prev->max_inflated_size, 1024 * 1024);
+    ngx_conf_merge_ptr_value(conf->write_keys, prev->write_keys, NULL);
+    ngx_conf_merge_ptr_value(conf->metadata, prev->metadata, NULL);
 
     if (conf->ack_timeout == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

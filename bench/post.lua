@@ -18,6 +18,11 @@
 --                   currency ^[A-Z]{3}$, coupon null, 1+ items of
 --                   {sku, quantity 1..9, price}), padded through the skus
 --                   (at most 64 bytes each, so more items when SIZE grows)
+--         gzip      the batches in BENCH_FILES_DIR/<i>.json.gz (i = 1 ..
+--                   BENCH_FILES_N), in turn, with Content-Encoding: gzip
+--         plain     the same batches uncompressed (<i>.json)
+--                   (written by scripts/bench/gzip.sh; their events carry
+--                   no event_id, the module generates one)
 --
 -- done() prints one machine-readable line that scripts/bench/lib.sh parses:
 --   BENCHRESULT key=value ...
@@ -42,6 +47,7 @@ local mode, tag, per_req, size, kind
 local counter = 0
 local pool, pool_len
 local headers = { ["Content-Type"] = "application/json" }
+local files
 
 sent, responses, ok, non2xx, accepted, rejected = 0, 0, 0, 0, 0, 0
 first_bad = ""
@@ -52,7 +58,24 @@ function init(args)
     per_req = tonumber(args[3] or "100")
     size = tonumber(args[4] or "300")
     kind = args[5] or "click"
-    if kind ~= "click" and kind ~= "purchase" then
+    if kind == "gzip" or kind == "plain" then
+        local dir = os.getenv("BENCH_FILES_DIR")
+        local n = tonumber(os.getenv("BENCH_FILES_N") or "0")
+        files = {}
+        for i = 1, n do
+            local name = dir .. "/" .. i .. (kind == "gzip" and ".json.gz"
+                                                          or ".json")
+            local f = assert(io.open(name, "rb"))
+            files[i] = f:read("*a")
+            f:close()
+        end
+        if #files == 0 then
+            error("post.lua: no files in BENCH_FILES_DIR")
+        end
+        if kind == "gzip" then
+            headers["Content-Encoding"] = "gzip"
+        end
+    elseif kind ~= "click" and kind ~= "purchase" then
         error("post.lua: unknown kind " .. kind)
     end
     if mode == "single" then
@@ -130,7 +153,10 @@ end
 function request()
     sent = sent + 1
     local body
-    if mode == "single" then
+    if files then
+        counter = counter + 1
+        body = files[counter % #files + 1]
+    elseif mode == "single" then
         body = event()
     else
         local ev = {}

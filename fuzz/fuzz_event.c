@@ -198,6 +198,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     static const char  md[] = "\"ingest_timestamp\":\"2026-11-26T17:00:00Z\"";
 
+    static const ngx_evbus_name_t  reserved[] = {
+        { (const unsigned char *) "uid", 3 }
+    };
+
     if (size == 0) {
         return 0;
     }
@@ -213,10 +217,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     limits.max_events = 64;
     limits.max_depth = (ctl & 0x20) ? 4 : 32;
 
+    memset(&enrich, 0, sizeof(ngx_evbus_enrich_t));
     enrich.metadata = (const unsigned char *) md;
     enrich.metadata_len = sizeof(md) - 1;
     enrich.now_ms = 1764176400000LL;
     enrich.uuid = &gen;
+    enrich.reserved = reserved;
+    enrich.nreserved = 1;
+
+    /* a request-level sent_at for half of the inputs */
+    enrich.has_sent_at = size & 1;
+    enrich.sent_at_ms = 1764176000000LL;
 
     p = ngx_evbus_parser_create(format, &limits, &enrich, evbus_pool_alloc,
                                 &pool);

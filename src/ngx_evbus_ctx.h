@@ -47,10 +47,13 @@ typedef struct {
     ngx_msec_t          held_at;
     ngx_msec_t          delivery_ms;
     ngx_uint_t          status;         /* the final answer's */
+    ngx_str_t           write_key;      /* the key's label, escaped */
+    ngx_uint_t          encoding;       /* of the body, for inflate */
     unsigned            done:1;
     unsigned            responded:1;
     unsigned            error_sent:1;
     unsigned            held:1;
+    unsigned            cors_checked:1;
 } ngx_http_evbus_ctx_t;
 
 

@@ -10,6 +10,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "ngx_evbus_event.h"
+#include "ngx_evbus_clock.h"
 
 
 #define NGX_EVBUS_KEY_OTHER       0
@@ -64,6 +65,11 @@ typedef struct {
     unsigned                    has_md:1;
     unsigned                    in_md:1;
     unsigned                    md_keep:1;
+    unsigned                    clock_key:2;  /* timestamp, sent_at */
+    int64_t                     ts_ms;        /* when ts_ok */
+    int64_t                     sent_ms;      /* when sent_ok */
+    unsigned                    ts_ok:1;
+    unsigned                    sent_ok:1;
 } ngx_evbus_cur_t;
 
 
@@ -166,6 +172,10 @@ static void ngx_evbus_member_open(ngx_evbus_parser_t *p, int kind,
 static int ngx_evbus_md_member(ngx_evbus_parser_t *p, size_t off);
 static int ngx_evbus_key(const unsigned char *s, size_t len);
 static int ngx_evbus_md_reserved(const unsigned char *s, size_t len);
+static int ngx_evbus_md_reserved_by(ngx_evbus_parser_t *p,
+    const unsigned char *s, size_t len);
+static void ngx_evbus_clock_member(ngx_evbus_parser_t *p,
+    const unsigned char *s, size_t len);
 static const char *ngx_evbus_check_type(const unsigned char *s, size_t len);
 static const char *ngx_evbus_check_id(size_t len);
 static int ngx_evbus_parse_version(const unsigned char *s, size_t len,
@@ -991,7 +1001,8 @@ ngx_evbus_on_map_key(void *ctx, const unsigned char *s, size_t len)
     }
 
     if (p->nest - p->level == 2 && p->cur.in_md) {
-        p->cur.md_keep = !ngx_evbus_md_reserved(s, len);
+        p->cur.md_keep = !ngx_evbus_md_reserved(s, len)
+                         && !ngx_evbus_md_reserved_by(p, s, len);
         return 1;
     }
 
@@ -1001,6 +1012,9 @@ ngx_evbus_on_map_key(void *ctx, const unsigned char *s, size_t len)
 
     key = ngx_evbus_key(s, len);
     p->cur.key = key;
+
+    p->cur.clock_key = (len == 9 && memcmp(s, "timestamp", 9) == 0) ? 1
+                       : (len == 7 && memcmp(s, "sent_at", 7) == 0) ? 2 : 0;
 
     if (key != NGX_EVBUS_KEY_OTHER) {
         bit = 1 << (key - 1);
@@ -1095,6 +1109,10 @@ ngx_evbus_scalar(ngx_evbus_parser_t *p, int type, int tok,
     }
 
     if (depth == 1) {
+        if (p->cur.clock_key && type == NGX_EVBUS_SCALAR_STRING) {
+            ngx_evbus_clock_member(p, s, len);
+        }
+
         return ngx_evbus_member(p, type, s, len) == NGX_EVBUS_PARSE_OK;
     }
 
@@ -1426,7 +1444,8 @@ ngx_evbus_md_reserved(const unsigned char *s, size_t len)
     switch (len) {
 
     case 9:
-        return memcmp(s, "client_ip", 9) == 0;
+        return memcmp(s, "client_ip", 9) == 0
+               || memcmp(s, "write_key", 9) == 0;
 
     case 10:
         return memcmp(s, "user_agent", 10) == 0
@@ -1440,9 +1459,51 @@ ngx_evbus_md_reserved(const unsigned char *s, size_t len)
 
     case 16:
         return memcmp(s, "ingest_timestamp", 16) == 0;
+
+    case 19:
+        return memcmp(s, "corrected_timestamp", 19) == 0;
     }
 
     return 0;
+}
+
+
+static int
+ngx_evbus_md_reserved_by(ngx_evbus_parser_t *p, const unsigned char *s,
+    size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < p->enrich->nreserved; i++) {
+        if (p->enrich->reserved[i].len == len
+            && memcmp(p->enrich->reserved[i].data, s, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the event's "timestamp" or "sent_at", when it is an RFC 3339 time */
+
+static void
+ngx_evbus_clock_member(ngx_evbus_parser_t *p, const unsigned char *s,
+    size_t len)
+{
+    int64_t  t;
+
+    t = ngx_evbus_clock_parse(s, len);
+
+    if (p->cur.clock_key == 1) {
+        p->cur.ts_ms = t;
+        p->cur.ts_ok = (t != NGX_EVBUS_CLOCK_NONE);
+
+    } else {
+        p->cur.sent_ms = t;
+        p->cur.sent_ok = (t != NGX_EVBUS_CLOCK_NONE);
+    }
 }
 
 
@@ -2035,6 +2096,7 @@ ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
     const unsigned char *text, size_t len)
 {
     size_t             i, size, md_len, md_start, md_end, num_len;
+    int64_t            sent;
     unsigned char     *b, num[24];
     ngx_evbus_span_t  *sp;
 
@@ -2044,6 +2106,21 @@ ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
 
     if (p->enrich->metadata_len) {
         md_len += 1 + p->enrich->metadata_len;
+    }
+
+    /* ts_ms holds the corrected time from here on, or none */
+
+    sent = p->cur.sent_ok ? p->cur.sent_ms
+           : p->enrich->has_sent_at ? p->enrich->sent_at_ms
+           : NGX_EVBUS_CLOCK_NONE;
+
+    p->cur.ts_ms = ngx_evbus_clock_correct(p->enrich->now_ms, sent,
+                                           p->cur.ts_ok ? p->cur.ts_ms
+                                           : NGX_EVBUS_CLOCK_NONE);
+
+    if (p->cur.ts_ms != NGX_EVBUS_CLOCK_NONE) {
+        md_len += sizeof(",\"corrected_timestamp\":\"\"") - 1
+                  + NGX_EVBUS_CLOCK_TS_LEN;
     }
 
     for (i = 0; i < p->cur.nspans; i++) {
@@ -2127,6 +2204,13 @@ ngx_evbus_write_md(ngx_evbus_parser_t *p, unsigned char *b,
         b = (unsigned char *) memcpy(b, p->enrich->metadata,
                                      p->enrich->metadata_len)
             + p->enrich->metadata_len;
+    }
+
+    if (p->cur.ts_ms != NGX_EVBUS_CLOCK_NONE) {
+        b = (unsigned char *) memcpy(b, ",\"corrected_timestamp\":\"", 24)
+            + 24;
+        b = ngx_evbus_clock_format(b, p->cur.ts_ms);
+        *b++ = '"';
     }
 
     for (i = 0; i < p->cur.nspans; i++) {

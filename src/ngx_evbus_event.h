@@ -48,6 +48,13 @@ typedef struct {
 } ngx_evbus_limits_t;
 
 
+/* a name the core is given, e.g. a metadata member it must not copy */
+typedef struct {
+    const unsigned char    *data;
+    size_t                  len;
+} ngx_evbus_name_t;
+
+
 typedef struct {
     /*
      * JSON object members, already escaped, without braces and without
@@ -61,6 +68,21 @@ typedef struct {
 
     int64_t                 now_ms;           /* for generated UUIDv7s */
     ngx_evbus_uuid_gen_t   *uuid;
+
+    /*
+     * more metadata members only the server sets (the operator's own):
+     * a client's members of these names are dropped
+     */
+    const ngx_evbus_name_t *reserved;
+    size_t                  nreserved;
+
+    /*
+     * the request's sent_at (ms), when has_sent_at: with an event's
+     * timestamp it gives metadata.corrected_timestamp (ngx_evbus_clock.h);
+     * an event's own sent_at wins
+     */
+    int64_t                 sent_at_ms;
+    unsigned                has_sent_at:1;
 } ngx_evbus_enrich_t;
 
 

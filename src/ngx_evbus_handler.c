@@ -20,18 +20,33 @@
 #include "ngx_evbus_uuid.h"
 #include "ngx_evbus_dead_letter.h"
 #include "ngx_evbus_observe.h"
+#include "ngx_evbus_headers.h"
+#include "ngx_evbus_cors.h"
+#include "ngx_evbus_inflate.h"
+#include "ngx_evbus_write_key.h"
+#include "ngx_evbus_metadata.h"
+#include "ngx_evbus_clock.h"
 
 
 #define NGX_EVBUS_FILE_CHUNK        65536
 #define NGX_EVBUS_TIMESTAMP_LEN     (sizeof("2026-01-01T00:00:00.000Z") - 1)
 
 
-static ngx_int_t ngx_http_evbus_handler_content_type(ngx_http_request_t *r);
+static ngx_int_t ngx_http_evbus_handler_early(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx, ngx_http_evbus_loc_conf_t *elcf);
+static ngx_int_t ngx_http_evbus_handler_reject(ngx_http_request_t *r,
+    ngx_int_t status, const char *error);
+static ngx_int_t ngx_http_evbus_handler_content_type(ngx_http_request_t *r,
+    ngx_http_evbus_loc_conf_t *elcf);
 static void ngx_http_evbus_handler_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_evbus_handler_process(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx);
 static int ngx_http_evbus_handler_feed(ngx_http_request_t *r,
-    ngx_evbus_parser_t *parser);
+    ngx_evbus_parser_t *parser, ngx_evbus_inflate_t *inf);
+static int ngx_http_evbus_handler_sink(void *data, const u_char *p,
+    size_t len);
+static void ngx_http_evbus_handler_sent_at(ngx_http_request_t *r,
+    ngx_evbus_enrich_t *enrich);
 static ngx_int_t ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
 static size_t ngx_http_evbus_handler_cut(u_char *data, size_t len,
@@ -69,42 +84,23 @@ ngx_http_evbus_handler_init_process(ngx_cycle_t *cycle)
 ngx_int_t
 ngx_http_evbus_handler(ngx_http_request_t *r)
 {
-    ngx_int_t              rc, format;
-    ngx_http_evbus_ctx_t  *ctx;
+    ngx_int_t                   rc;
+    ngx_http_evbus_ctx_t       *ctx;
+    ngx_http_evbus_loc_conf_t  *elcf;
 
-    if (!(r->method & NGX_HTTP_POST)) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_evbus_response_error(r, NGX_HTTP_NOT_ALLOWED,
-                                             "method not allowed, use POST");
-    }
-
-    format = ngx_http_evbus_handler_content_type(r);
-
-    if (format == NGX_DECLINED) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_evbus_response_error(r,
-                                             NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                             "unsupported content type, use"
-                                             " application/json or"
-                                             " application/x-ndjson");
-    }
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_evbus_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->format = format;
-
     ngx_http_set_ctx(r, ctx, ngx_http_evbus_module);
+
+    rc = ngx_http_evbus_handler_early(r, ctx, elcf);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     rc = ngx_http_read_client_request_body(r, ngx_http_evbus_handler_body);
 
@@ -116,8 +112,145 @@ ngx_http_evbus_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * Everything that can be decided without the body is decided before it
+ * is read: origin, method, write key, content type and encoding, and the
+ * declared length; NGX_DECLINED to read the body, else the handler's
+ * result.
+ */
+
 static ngx_int_t
-ngx_http_evbus_handler_content_type(ngx_http_request_t *r)
+ngx_http_evbus_handler_early(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
+    ngx_http_evbus_loc_conf_t *elcf)
+{
+    off_t             max;
+    u_char           *error;
+    ngx_int_t         rc;
+    ngx_str_t         label;
+    ngx_table_elt_t  *h;
+
+    if (elcf->cors) {
+        ctx->cors_checked = 1;
+
+        rc = ngx_http_evbus_cors(r, elcf->cors);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_HTTP_FORBIDDEN) {
+            return ngx_http_evbus_handler_reject(r, NGX_HTTP_FORBIDDEN,
+                                                 "origin not allowed"
+                                                 " (evbus_cors_origins)");
+        }
+
+        if (rc == NGX_DONE) {
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            return ngx_http_evbus_response_preflight(r);
+        }
+    }
+
+    if (!(r->method & NGX_HTTP_POST)) {
+        return ngx_http_evbus_handler_reject(r, NGX_HTTP_NOT_ALLOWED,
+                                             "method not allowed, use POST");
+    }
+
+    if (elcf->write_keys) {
+        rc = ngx_http_evbus_write_key(r, elcf->write_keys, &label,
+                                      &ctx->write_key);
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_evbus_handler_reject(r, NGX_HTTP_UNAUTHORIZED,
+                                                 "a write key is required:"
+                                                 " Authorization: Basic,"
+                                                 " X-Write-Key or writeKey");
+        }
+
+        if (rc != NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "evbus: unknown write key");
+
+            return ngx_http_evbus_handler_reject(r, NGX_HTTP_UNAUTHORIZED,
+                                                 "unknown write key");
+        }
+    }
+
+    ctx->format = ngx_http_evbus_handler_content_type(r, elcf);
+
+    if (ctx->format == NGX_DECLINED) {
+        return ngx_http_evbus_handler_reject(r,
+                                             NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                             elcf->accept_text_plain
+                                             ? "unsupported content type, use"
+                                               " application/json,"
+                                               " application/x-ndjson or"
+                                               " text/plain"
+                                             : "unsupported content type, use"
+                                               " application/json or"
+                                               " application/x-ndjson");
+    }
+
+    h = ngx_http_evbus_header_in(r, "Content-Encoding",
+                                 sizeof("Content-Encoding") - 1);
+
+    if (h) {
+        rc = ngx_evbus_inflate_encoding(h->value.data, h->value.len);
+
+        if (rc < 0) {
+            return ngx_http_evbus_handler_reject(r,
+                                              NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                              "unsupported content encoding,"
+                                              " use gzip or deflate");
+        }
+
+        ctx->encoding = rc;
+    }
+
+    /* a compressed body longer than the limit inflates beyond it */
+
+    max = (ctx->encoding != NGX_EVBUS_ENCODING_IDENTITY)
+          ? (off_t) elcf->max_inflated_size : -1;
+
+    if (max >= 0 && r->headers_in.content_length_n > max) {
+        error = ngx_pnalloc(r->pool, 80 + NGX_OFF_T_LEN);
+        if (error == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        (void) ngx_sprintf(error, "the request body is larger than"
+                           " evbus_max_inflated_size (%O bytes)%Z", max);
+
+        return ngx_http_evbus_handler_reject(r,
+                                             NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                             (char *) error);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_evbus_handler_reject(ngx_http_request_t *r, ngx_int_t status,
+    const char *error)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_evbus_response_error(r, status, error);
+}
+
+
+static ngx_int_t
+ngx_http_evbus_handler_content_type(ngx_http_request_t *r,
+    ngx_http_evbus_loc_conf_t *elcf)
 {
     u_char     *p, *last;
     ngx_str_t   type;
@@ -154,6 +287,15 @@ ngx_http_evbus_handler_content_type(ngx_http_request_t *r)
         return NGX_EVBUS_FORMAT_NDJSON;
     }
 
+    /* what sendBeacon() and analytics.js send to avoid a preflight */
+
+    if (elcf->accept_text_plain
+        && type.len == sizeof("text/plain") - 1
+        && ngx_strncasecmp(type.data, (u_char *) "text/plain", type.len) == 0)
+    {
+        return NGX_EVBUS_FORMAT_JSON;
+    }
+
     return NGX_DECLINED;
 }
 
@@ -184,6 +326,7 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     ngx_evbus_enrich_t          enrich;
     ngx_evbus_parser_t         *parser;
     ngx_pool_cleanup_t         *cln;
+    ngx_evbus_inflate_t        *inf;
     ngx_http_evbus_loc_conf_t  *elcf;
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
@@ -207,6 +350,15 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     enrich.metadata_len = metadata.len;
     enrich.now_ms = now;
     enrich.uuid = &ngx_http_evbus_handler_uuid;
+    enrich.reserved = NULL;
+    enrich.nreserved = 0;
+
+    if (elcf->metadata) {
+        enrich.reserved = ngx_http_evbus_metadata_names(elcf->metadata,
+                                                        &enrich.nreserved);
+    }
+
+    ngx_http_evbus_handler_sent_at(r, &enrich);
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -231,10 +383,45 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_evbus_handler_feed(r, parser);
+    inf = NULL;
+
+    if (ctx->encoding != NGX_EVBUS_ENCODING_IDENTITY) {
+        inf = ngx_evbus_inflate_create(ctx->encoding, elcf->max_inflated_size,
+                                       ngx_http_evbus_handler_sink, parser,
+                                       ngx_http_evbus_handler_alloc, r->pool);
+        if (inf == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    rc = ngx_http_evbus_handler_feed(r, parser, inf);
+
+    if (rc == NGX_EVBUS_PARSE_OK && inf) {
+        rc = ngx_evbus_inflate_finish(inf);
+    }
 
     if (rc == NGX_EVBUS_PARSE_OK) {
         rc = ngx_evbus_parser_finish(parser);
+    }
+
+    if (rc == NGX_EVBUS_INFLATE_TOO_LARGE) {
+        error = ngx_pnalloc(r->pool, 80 + NGX_SIZE_T_LEN);
+        if (error == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        (void) ngx_sprintf(error, "the inflated body is larger than"
+                           " evbus_max_inflated_size (%uz bytes)%Z",
+                           elcf->max_inflated_size);
+
+        return ngx_http_evbus_response_error(r,
+                                             NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                             (char *) error);
+    }
+
+    if (rc == NGX_EVBUS_INFLATE_BAD) {
+        return ngx_http_evbus_response_error(r, NGX_HTTP_BAD_REQUEST,
+                                             ngx_evbus_inflate_error(inf));
     }
 
     if (rc == NGX_EVBUS_PARSE_TOO_MANY) {
@@ -558,7 +745,7 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
 
 static int
 ngx_http_evbus_handler_feed(ngx_http_request_t *r,
-    ngx_evbus_parser_t *parser)
+    ngx_evbus_parser_t *parser, ngx_evbus_inflate_t *inf)
 {
     int           rc;
     off_t         offset;
@@ -578,7 +765,8 @@ ngx_http_evbus_handler_feed(ngx_http_request_t *r,
         b = cl->buf;
 
         if (!b->in_file) {
-            rc = ngx_evbus_parser_feed(parser, b->pos, b->last - b->pos);
+            rc = inf ? ngx_evbus_inflate_feed(inf, b->pos, b->last - b->pos)
+                     : ngx_evbus_parser_feed(parser, b->pos, b->last - b->pos);
             if (rc != NGX_EVBUS_PARSE_OK) {
                 return rc;
             }
@@ -608,7 +796,8 @@ ngx_http_evbus_handler_feed(ngx_http_request_t *r,
                 return NGX_EVBUS_PARSE_NOMEM;
             }
 
-            rc = ngx_evbus_parser_feed(parser, chunk, n);
+            rc = inf ? ngx_evbus_inflate_feed(inf, chunk, n)
+                     : ngx_evbus_parser_feed(parser, chunk, n);
             if (rc != NGX_EVBUS_PARSE_OK) {
                 return rc;
             }
@@ -616,6 +805,60 @@ ngx_http_evbus_handler_feed(ngx_http_request_t *r,
     }
 
     return NGX_EVBUS_PARSE_OK;
+}
+
+
+/* the client's clock when it sent the request: X-Sent-At or sent_at */
+
+static void
+ngx_http_evbus_handler_sent_at(ngx_http_request_t *r,
+    ngx_evbus_enrich_t *enrich)
+{
+    u_char           *dst, *src;
+    ngx_str_t         v;
+    ngx_table_elt_t  *h;
+
+    enrich->has_sent_at = 0;
+    enrich->sent_at_ms = NGX_EVBUS_CLOCK_NONE;
+
+    h = ngx_http_evbus_header_in(r, "X-Sent-At", sizeof("X-Sent-At") - 1);
+
+    if (h) {
+        v = h->value;
+
+    } else if (r->args.len == 0
+               || ngx_http_arg(r, (u_char *) "sent_at",
+                               sizeof("sent_at") - 1, &v)
+                  != NGX_OK)
+    {
+        return;
+    }
+
+    /* a query argument's "+" and ":" may come escaped */
+
+    if (ngx_strlchr(v.data, v.data + v.len, '%')) {
+        dst = ngx_pnalloc(r->pool, v.len);
+        if (dst == NULL) {
+            return;
+        }
+
+        src = v.data;
+        v.data = dst;
+        ngx_unescape_uri(&dst, &src, v.len, 0);
+        v.len = dst - v.data;
+    }
+
+    enrich->sent_at_ms = ngx_evbus_clock_parse(v.data, v.len);
+    enrich->has_sent_at = (enrich->sent_at_ms != NGX_EVBUS_CLOCK_NONE);
+}
+
+
+/* the inflated body goes to the parser a piece at a time */
+
+static int
+ngx_http_evbus_handler_sink(void *data, const u_char *p, size_t len)
+{
+    return ngx_evbus_parser_feed(data, p, len);
 }
 
 
@@ -633,10 +876,23 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_tm_t                     tm;
     ngx_str_t                   *ip, *ua;
     ngx_time_t                  *tp;
+    ngx_str_t                    extra;
+    ngx_http_evbus_ctx_t        *ctx;
     ngx_http_variable_value_t   *id;
     ngx_http_evbus_main_conf_t  *emcf;
 
     ngx_str_t  null = ngx_string("null");
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
+
+    ngx_str_null(&extra);
+
+    if (elcf->metadata
+        && ngx_http_evbus_metadata_members(r, elcf->metadata, &extra)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     tp = ngx_timeofday();
     ngx_gmtime(tp->sec, &tm);
@@ -674,7 +930,9 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
           + timestamp->len + elcf->source_service.len
           + ngx_evbus_json_escape_len(ip->len)
           + ngx_evbus_json_escape_len(ualen)
-          + ngx_evbus_json_escape_len(id->len);
+          + ngx_evbus_json_escape_len(id->len)
+          + sizeof(",\"write_key\":\"\"") - 1 + ctx->write_key.len
+          + extra.len;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -706,6 +964,17 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     p = ngx_cpymem(p, ",\"request_id\":\"", sizeof(",\"request_id\":\"") - 1);
     p = ngx_evbus_json_escape(p, id->data, id->len);
     *p++ = '"';
+
+    if (ctx->write_key.len) {
+        p = ngx_cpymem(p, ",\"write_key\":\"",
+                       sizeof(",\"write_key\":\"") - 1);
+        p = ngx_cpymem(p, ctx->write_key.data, ctx->write_key.len);
+        *p++ = '"';
+    }
+
+    if (extra.len) {
+        p = ngx_cpymem(p, extra.data, extra.len);
+    }
 
     md->len = p - md->data;
 

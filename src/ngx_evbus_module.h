@@ -55,6 +55,12 @@ typedef struct {
     ngx_int_t                   schema_default_version;
     ngx_uint_t                  unknown_types;
     ngx_str_t                   dead_letter_topic;
+
+    void                       *cors;           /* ngx_http_evbus_cors_t */
+    ngx_flag_t                  accept_text_plain;
+    size_t                      max_inflated_size;
+    ngx_array_t                *write_keys;     /* of the write_key room */
+    void                       *metadata;       /* evbus_metadata */
 } ngx_http_evbus_loc_conf_t;
 
 

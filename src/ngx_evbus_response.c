@@ -14,6 +14,7 @@
 #include "ngx_evbus_outbox.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_response.h"
+#include "ngx_evbus_cors.h"
 
 
 /* room for the longest reason of an nginx error, " (N bytes)" and NUL */
@@ -213,7 +214,38 @@ ngx_http_evbus_response_error(ngx_http_request_t *r, ngx_int_t status,
         ngx_str_set(&h->value, "POST");
     }
 
+    if (status == NGX_HTTP_UNAUTHORIZED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "WWW-Authenticate");
+        ngx_str_set(&h->value, "Basic realm=\"evbus\"");
+    }
+
     return ngx_http_evbus_response_send(r, status, NULL, 0, error, NULL, 0);
+}
+
+
+ngx_int_t
+ngx_http_evbus_response_preflight(ngx_http_request_t *r)
+{
+    ngx_http_evbus_ctx_t  *ctx;
+
+    ctx = ngx_http_evbus_response_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->responded = 1;
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
 }
 
 
@@ -328,6 +360,14 @@ ngx_http_evbus_response_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_evbus_response_ctx(r);
     if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* nginx answered before the handler added them (413, 400...) */
+
+    if (elcf->cors && !ctx->cors_checked
+        && ngx_http_evbus_cors_headers(r, elcf->cors) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -36,6 +36,9 @@ ngx_int_t ngx_http_evbus_response_send(ngx_http_request_t *r,
 ngx_int_t ngx_http_evbus_response_error(ngx_http_request_t *r,
     ngx_int_t status, const char *error);
 
+/* a CORS preflight's answer: 204, its headers already added */
+ngx_int_t ngx_http_evbus_response_preflight(ngx_http_request_t *r);
+
 /* the filters that give nginx's own errors in evbus locations that shape */
 ngx_int_t ngx_http_evbus_response_init(ngx_conf_t *cf);
 

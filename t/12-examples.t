@@ -38,6 +38,7 @@ sub localize {
     $conf =~ s{/var/log/nginx/}{$dir/}g;
     $conf =~ s{/var/spool/nginx/evbus}{$dir/spool}g;
     $conf =~ s{conf-examples/}{$root/conf-examples/}g;
+    $conf =~ s{/etc/nginx/evbus/}{$root/conf-examples/}g;
     $conf =~ s{evbus_brokers [^;]+;}{evbus_brokers $brokers;}g;
     $conf = "user root root;\n$conf" if $> == 0 && $conf !~ /^user /m;
     $conf = "pid $dir/nginx.pid;\n$conf" if $conf !~ /^pid /m;

@@ -66,7 +66,7 @@ EVBUS_BENCH_LIB=1
 
 set -euo pipefail
 
-BENCH_ALL_PARTS="http schema ack spool"
+BENCH_ALL_PARTS="http schema ack spool gzip"
 
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -689,6 +689,10 @@ report_ratios() {
     fi
     if has spool-replay "$b"; then
         echo "  spool replay / queued batch (events/s):   $(ratio "${R_EPS[spool-replay]}" "${R_EPS[$b]}")"
+    fi
+    if has gzip-batch plain-batch; then
+        echo "  gzip'd / uncompressed batches (events/s):  $(ratio "${R_EPS[gzip-batch]}" "${R_EPS[plain-batch]}")" \
+             "(worker us/ev $(ratio "${R_US[gzip-batch]}" "${R_US[plain-batch]}") x)"
     fi
     if has "schema-$sm" "noschema-$sm"; then
         echo "  schema / no-schema (events/s):            $(ratio "${R_EPS[schema-$sm]}" "${R_EPS[noschema-$sm]}")" \

@@ -661,6 +661,41 @@ sub partition_count {
     return $n;
 }
 
+# sends $req (headers, maybe part of a body) and returns as soon as one
+# whole answer has come, without waiting for the connection to close:
+# (status, headers, decoded JSON, body, milliseconds)
+sub first_response {
+    my ($self, $req, %o) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $self->{port}, Proto => 'tcp', Timeout => 5)
+        or return (0, {}, undef, '', 0);
+    binmode $s;
+
+    my $t0 = time();
+    print $s $req;
+    $s->flush;
+
+    my $sel = IO::Select->new($s);
+    my $buf = '';
+    my $deadline = $t0 + ($o{timeout} || 10);
+    while (time() < $deadline) {
+        next unless $sel->can_read(0.05);
+        my $n = sysread($s, my $chunk, 65536);
+        last unless $n;
+        $buf .= $chunk;
+        my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+        next unless defined $body;
+        my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+        last if defined $len && length($body) >= $len;
+        last if $head =~ m{^HTTP/1\.1 (204|304)};
+    }
+    my $ms = (time() - $t0) * 1000;
+    close $s;
+
+    return (parse_response($buf), $ms);
+}
+
 
 END {
     for my $t (@RUNNING) {

@@ -268,6 +268,7 @@ run_batches(const unsigned char *body, size_t len, ngx_evbus_schemas_t *set,
     limits.max_events = 1000;
     limits.max_depth = 32;
 
+    memset(&enrich, 0, sizeof(ngx_evbus_enrich_t));
     enrich.metadata = (const unsigned char *) md;
     enrich.metadata_len = sizeof(md) - 1;
     enrich.now_ms = 1790000000000;

@@ -1,0 +1,37 @@
+
+/*
+ * Copyright (C) ngx_evbus authors
+ */
+
+
+#ifndef _NGX_EVBUS_WRITE_KEY_H_INCLUDED_
+#define _NGX_EVBUS_WRITE_KEY_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_EVBUS_WRITE_KEY_MAX  256
+
+
+/* evbus_write_keys file | off; a pointer at cmd->offset */
+char *ngx_http_evbus_write_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/*
+ * The request's key, from "Authorization: Basic base64(key:)", then
+ * "X-Write-Key", then the "writeKey" query argument: NGX_OK and its label
+ * (raw, and JSON-escaped when json is not NULL), NGX_DECLINED when no key
+ * came, NGX_ABORT for a key that is not in the file.
+ */
+ngx_int_t ngx_http_evbus_write_key(ngx_http_request_t *r, void *keys,
+    ngx_str_t *label, ngx_str_t *json);
+
+/* $evbus_write_key: the label, empty without a known key */
+ngx_int_t ngx_http_evbus_write_key_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+#endif /* _NGX_EVBUS_WRITE_KEY_H_INCLUDED_ */
