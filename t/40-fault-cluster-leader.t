@@ -90,10 +90,11 @@ ok(!@wrong, '/k: every 200 names the partition and offset of its event')
     or diag(scalar(@wrong) . " wrong, e.g. $wrong[0] at @{ $res->{$wrong[0]} }");
 
 ok($t->stop, 'nginx stopped in time');
-my $stats = EvbusFault::producer_stats($t);
+my $stats = EvbusFault::producer_stats($t, 1);
 note("producer: $stats->{produced} produced, $stats->{delivered} delivered,"
     . " $stats->{failed} failed");
 is($stats->{failed}, 0, 'no delivery failed');
+is($stats->{lost}, 0, 'no event lost');
 EvbusFault::check_error_log($t);
 
 note(sprintf 'run time %.0fs', time() - $t0);
