@@ -652,6 +652,39 @@ sub _kcat_consume {
     return \@msgs;
 }
 
+# "Nothing else arrived", without a fixed sleep: stops nginx (each worker
+# flushes its producer before it exits, so nothing is in flight any more),
+# then reads each topic to its end once.  @checks: [topic, [keys], name].
+# Also tests that the workers delivered exactly that many messages and
+# failed none (every message of the file goes to these topics).
+sub stop_and_check_topics {
+    my ($self, @checks) = @_;
+
+    my $log0 = length $self->error_log;
+    ok($self->stop, 'nginx stopped in time (every producer flushed)');
+
+    my $total = 0;
+    for my $c (@checks) {
+        my ($topic, $want, $name) = @$c;
+        my $msgs = _kcat_consume($topic);
+        is_deeply([sort map { $_->{key} // '' } @$msgs], [sort @$want],
+            $name);
+        $total += @$want;
+    }
+
+    my ($n, $delivered, $failed) = (0, 0, 0);
+    my $log = substr($self->error_log, $log0);
+    my $re = qr/producer stopped: \d+ produced, (\d+) delivered, (\d+)/;
+    while ($log =~ /$re failed/g) {
+        $n++;
+        $delivered += $1;
+        $failed += $2;
+    }
+    cmp_ok($n, '>', 0, 'the workers said what they delivered');
+    is($failed, 0, 'no delivery failed');
+    is($delivered, $total, "the workers delivered exactly $total messages");
+}
+
 # number of partitions of a topic, from kcat -L
 sub partition_count {
     my ($self, $topic) = @_;
