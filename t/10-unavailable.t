@@ -54,9 +54,9 @@ note("statuses: @statuses");
 ok(!@odd, 'only 202 and 503') or diag(join "\n", @odd);
 ok($first503, 'a 503 once the producer queue is full');
 
-SKIP: {
-    skip 'no 503', 5 unless $first503;
-    my ($h, $j, $raw) = @$first503;
+{
+    # without a 503 the checks below fail too
+    my ($h, $j, $raw) = @{ $first503 || [{}, undef, ''] };
     is($h->{'retry-after'}, 30, '503: Retry-After is'
         . ' evbus_unavailable_after (30s) while nothing is delivered');
     is(ref $j eq 'HASH' ? $j->{accepted} : undef, 0, '503: accepted 0');

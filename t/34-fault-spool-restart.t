@@ -25,9 +25,9 @@ use EvbusFault qw(wait_for);
 my $t0 = time();
 
 my $k = EvbusFault->broker('spool')
-    or plan skip_all => 'cannot run a private Kafka broker (java, kcat, jars)';
+    or Evbus::missing('cannot run a private Kafka broker (java, kcat, jars)');
 eval { require Compress::Zlib; 1 }
-    or plan skip_all => 'Compress::Zlib is missing';
+    or Evbus::missing('Compress::Zlib is missing');
 
 my $t = Evbus->new('spool-restart');
 

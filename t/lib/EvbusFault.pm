@@ -11,7 +11,7 @@ package EvbusFault;
 #   - reading back the keys (and partitions/offsets) that reached a topic.
 #
 #     use EvbusFault;
-#     my $k = EvbusFault->broker('kill') or plan skip_all => ...;
+#     my $k = EvbusFault->broker('kill') or Evbus::missing(...);
 #     $k->start or BAIL_OUT;
 #     my $load = EvbusFault::load(port => $t->port, path => '/e',
 #                                 prefix => 'a', dir => $t->dir);
