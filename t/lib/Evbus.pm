@@ -67,7 +67,28 @@ sub json_encode {
     return $JSON->encode($_[0]);
 }
 
+# A port that was free a moment ago, for nginx or a broker to bind later.
+# A port the kernel picks (bind to 0) is in the ephemeral range, where any
+# client connection made meanwhile (kcat, HTTP, a broker's) may take it
+# before nginx binds it; so pick at random below that range, where only
+# explicit binds go, and never the same one twice in a process.
+my %GIVEN;
+
 sub free_port {
+    my ($low) = _read('/proc/sys/net/ipv4/ip_local_port_range') =~ /^(\d+)/;
+    if (($low // 0) > 12000) {
+        my $span = ($low > 32768 ? 32768 : $low) - 11000;
+        for (1 .. 500) {
+            my $p = 10000 + int(rand($span));
+            next if $GIVEN{$p} || $GIVEN{ $p - 1 } || $GIVEN{ $p + 1 };
+            my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                LocalPort => $p, Proto => 'tcp', Listen => 1,
+                ReuseAddr => 1) or next;
+            close $s;
+            $GIVEN{$p} = 1;
+            return $p;
+        }
+    }
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
         Proto => 'tcp', Listen => 1, ReuseAddr => 1)
         or die "cannot bind a free port: $!";
