@@ -728,6 +728,23 @@ sub stop_and_check_topics {
     is($delivered, $total, "the workers delivered exactly $total messages");
 }
 
+# One spool record as src/ngx_evbus_spool.c writes it (host byte order):
+# magic | body length | crc32(body) | body, body = timestamp (8) | lengths
+# of topic (2), key (2), value (4), event_type (2), event_version (2),
+# source_service (2), ingest_timestamp (2), error_kind (2) | the strings.
+# Written by the tests as files "left by a dead process".
+sub spool_record {
+    my ($topic, $id, $ms) = @_;
+    require Compress::Zlib;
+    my $value = qq{{"event_type":"fake","event_id":"$id","metadata":{}}};
+    my @s = ($topic, $id, $value, 'fake', '1', 'test',
+        '2026-01-01T00:00:00.000Z', '');
+    my $body = pack('q', $ms)
+        . pack('SSLSSSSS', map { length } @s) . join('', @s);
+    return pack('LLL', 0x32425645, length $body,
+        Compress::Zlib::crc32($body)) . $body;
+}
+
 # number of partitions of a topic, from kcat -L
 sub partition_count {
     my ($self, $topic) = @_;
