@@ -67,6 +67,7 @@ for my $t ($ns, $sp) {
             results => '',
             note => (ref $j eq 'HASH' ? $j->{error} // '' : $raw)
                 . (@$errs ? " errors: $errs->[0]{error}" : ''),
+            count => ref $j eq 'HASH' ? $j->{accepted} // '-' : '-',
         };
         $n503++ if $st == 503;
         last if ($n503 // 0) >= 6;
