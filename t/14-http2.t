@@ -9,10 +9,10 @@
 # the responses were held, concurrently; the worker pids show that no
 # worker died on the way.
 #
-# Not tested: several held streams multiplexed on one connection.  curl
-# 7.88 (Debian 12) fails its own multiplexed uploads over h2c prior
+# curl 7.88 (Debian 12) fails its own multiplexed uploads over h2c prior
 # knowledge ("Error in the HTTP2 framing layer", with nginx's plain
-# "return 204" too), so the parallel transfers use a connection each.
+# "return 204" too), so its parallel transfers use a connection each, and
+# Evbus::h2_posts sends held streams multiplexed on one connection.
 
 use strict;
 use warnings;
@@ -101,6 +101,24 @@ is(scalar(grep { $_->[1] >= 0.3 && $_->[5] eq 'HTTP/2.0' } @par), 4,
 cmp_ok($took, '<', 4 * 0.4 + 1, 'held concurrently, not one after the'
     . ' other');
 
+# four held streams multiplexed on one connection
+$t0 = Time::HiRes::time();
+my @mx = $t->h2_posts($h2, [map { ['/k', qq{{"event_type":"mx","event_id":"h2-mx$_"}}] }
+    1 .. 4]);
+$took = Time::HiRes::time() - $t0;
+is_deeply([map { $_->[0] } @mx], [200, 200, 200, 200],
+    'four streams of one connection: 200 each');
+is_deeply([map { my $r = json_decode($_->[1]);
+        ref $r eq 'HASH' ? $r->{results}[0]{event_id} : undef } @mx],
+    [map { "h2-mx$_" } 1 .. 4], 'each stream got its own result');
+cmp_ok($took, '<', 4 * 0.4, 'held concurrently on one connection');
+@a = access();
+my @mxl = @a[-4 .. -1];
+is(scalar(keys %{{ map { $_->[0] => 1 } @mxl }}), 1,
+    'the access log shows one connection for the four');
+is(scalar(grep { $_->[1] >= 0.3 && $_->[2] == 200 } @mxl), 4,
+    'each of them held for its delivery report');
+
 # a client that leaves while held (the response takes 400 ms)
 system("timeout 0.1 curl -s --http2-prior-knowledge"
     . " -H 'Content-Type: application/json'"
@@ -116,10 +134,11 @@ my ($gone) = grep { $_->[6] eq '/k' && $_->[2] != 200 } @a;
 ok($gone, 'the request that left is logged, not answered 200')
     or diag(join "\n", map { "@$_" } @a);
 
-my @want = qw(h2-q1 h2-q2 h2-k1 h2-gone h2-after);
-my $msgs = $t->kafka_read($topic, 9);
+my @want = (qw(h2-q1 h2-q2 h2-k1 h2-gone h2-after),
+    map { "h2-mx$_" } 1 .. 4);
+my $msgs = $t->kafka_read($topic, 13);
 my %keys = map { ($_->{key} // '') => 1 } @$msgs;
 ok($keys{$_}, "$_ in Kafka") for @want;
-is(scalar @$msgs, 9, 'all nine events in Kafka');
+is(scalar @$msgs, 13, 'all 13 events in Kafka');
 
 $t->done;
