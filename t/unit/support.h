@@ -9,11 +9,12 @@
 
 
 /*
- * What the unit tests and the fuzzer share: TAP output, a pool like nginx's (nothing is
- * freed before the pool) that can be told to fail, the check that a
- * produced value is valid JSON (the strict checker of json_strict.h, not
- * yajl), and the PCRE2 match callback of the schemas.  Included once per program; everything is static, and a
- * program need not use all of it.
+ * What the unit tests and the fuzzer share: TAP output, a pool like
+ * nginx's (nothing is freed before the pool) that can be told to fail, the
+ * check that a produced value is valid JSON (the strict checker of
+ * json_strict.h, not yajl), and the PCRE2 match callback of the schemas.
+ * Included once per program; everything is static, and a program need not
+ * use all of it.
  */
 
 #define EVBUS_TEST_FN  static __attribute__((unused))

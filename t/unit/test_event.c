@@ -1101,8 +1101,8 @@ test_json_strict(void)
        && !evbus_strict_json(S("\"a\0b\""), NULL),
        "strict JSON: \\u0000 escaped yes, a raw NUL no");
 
-    n = evbus_json_members(S(" {\"a\" :1, \"m\\u0065ta\":{\"x\":[]},\"c\":\"}\"}"),
-                           m, 4);
+    n = evbus_json_members(S(" {\"a\" :1, \"m\\u0065ta\":{\"x\":[]},"
+                             "\"c\":\"}\"}"), m, 4);
     ok(n == 3 && m[0].key_start == 2 && m[0].value_start == 7
        && m[0].value_end == 8
        && strcmp((char *) m[1].name, "meta") == 0
