@@ -31,8 +31,9 @@ for my $m (qw(GET PUT DELETE PATCH OPTIONS)) {
         $m =~ /PUT|PATCH/ ? $ev : undef, content_type => 'application/json');
     is($st, 405, "$m: 405");
     is($h->{allow}, 'POST', "$m: Allow: POST");
-    like(ref $j eq 'HASH' ? $j->{error} // '' : '', qr/\S/,
+    is(ref $j eq 'HASH' ? $j->{error} : undef, 'method not allowed, use POST',
         "$m: JSON error field") or diag($raw);
+    is(ref $j eq 'HASH' ? $j->{accepted} : undef, 0, "$m: accepted 0");
 }
 
 my ($st, $h) = $t->http('HEAD', '/e');
@@ -41,13 +42,16 @@ is($h->{allow}, 'POST', 'HEAD: Allow: POST');
 
 # content types
 
+my $bad_ct = 'unsupported content type, use application/json or'
+    . ' application/x-ndjson';
+
 for my $ct ('text/plain', 'application/xml', 'application/jsonx',
     'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x',
     'application/ndjson-x', 'json')
 {
     my ($st, $h, $j, $raw) = $t->post('/e', $ev, content_type => $ct);
     is($st, 415, "Content-Type $ct: 415");
-    like(ref $j eq 'HASH' ? $j->{error} // '' : '', qr/\S/,
+    is(ref $j eq 'HASH' ? $j->{error} : undef, $bad_ct,
         "Content-Type $ct: JSON error field") or diag($raw);
 }
 
@@ -55,7 +59,7 @@ for my $ct ('text/plain', 'application/xml', 'application/jsonx',
     . "Host: localhost\r\nContent-Length: " . length($ev) . "\r\n"
     . "Connection: close\r\n\r\n$ev");
 is($st, 415, 'no Content-Type: 415');
-like(ref $j eq 'HASH' ? $j->{error} // '' : '', qr/\S/,
+is(ref $j eq 'HASH' ? $j->{error} : undef, $bad_ct,
     'no Content-Type: JSON error field') or diag($raw);
 
 # too many events
