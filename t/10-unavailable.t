@@ -96,9 +96,11 @@ sub one {
     for my $i (1 .. 3) {
         my ($s, $h) = $n->post('/e', qq{{"event_type":"u","event_id":"$i"}});
         push @st, $s;
-        $h503 = $h if $s == 503;
+        $h503 //= $h if $s == 503;
     }
-    is("@st", '202 202 503', "$name: two queued, the third refused");
+    # with evbus_unavailable_after 500ms the second may be refused already
+    like("@st", $after =~ /ms$/ ? qr/^202 (?:202 )?503/ : qr/^202 202 503$/,
+        "$name: queued, then refused (@st)");
     return ($n, $h503 ? $h503->{'retry-after'} : undef);
 }
 

@@ -98,8 +98,10 @@ my @par = @a[2 .. $#a];
 is(scalar @par, 4, 'four access log lines');
 is(scalar(grep { $_->[1] >= 0.3 && $_->[5] eq 'HTTP/2.0' } @par), 4,
     'each HTTP/2 stream was held');
-cmp_ok($took, '<', 4 * 0.4 + 1, 'held concurrently, not one after the'
-    . ' other');
+my $sum = 0;
+$sum += $_->[1] for @par;
+cmp_ok($took, '<', $sum, 'held concurrently: the four took less than the'
+    . ' sum of their times');
 
 # four held streams multiplexed on one connection
 $t0 = Time::HiRes::time();
@@ -111,9 +113,11 @@ is_deeply([map { $_->[0] } @mx], [200, 200, 200, 200],
 is_deeply([map { my $r = json_decode($_->[1]);
         ref $r eq 'HASH' ? $r->{results}[0]{event_id} : undef } @mx],
     [map { "h2-mx$_" } 1 .. 4], 'each stream got its own result');
-cmp_ok($took, '<', 4 * 0.4, 'held concurrently on one connection');
 @a = access();
 my @mxl = @a[-4 .. -1];
+$sum = 0;
+$sum += $_->[1] for @mxl;
+cmp_ok($took, '<', $sum, 'held concurrently on one connection');
 is(scalar(keys %{{ map { $_->[0] => 1 } @mxl }}), 1,
     'the access log shows one connection for the four');
 is(scalar(grep { $_->[1] >= 0.3 && $_->[2] == 200 } @mxl), 4,
