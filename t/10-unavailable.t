@@ -133,6 +133,8 @@ while (!@avail && time() < $deadline) {
     $m = metrics($n60);
 }
 is("@avail", '0', 'metrics: one worker, Kafka unavailable');
+is(join(' ', map { $m->{$_} } grep { /^evbus_kafka_queue_messages\{/ }
+    keys %$m), '2', 'metrics: the two events in its queue');
 ok($n60->reload, 'reload with two events queued and Kafka down');
 $m = metrics($n60);
 $deadline = time() + 10;

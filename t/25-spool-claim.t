@@ -59,6 +59,11 @@ for my $i (1 .. 30) {
 is(scalar @acc, 60, 'fsync=off: every event accepted with Kafka down');
 ok(wait_for(sub { metric('evbus_spool_records_total{op="written"}') > 0 },
     5), 'fsync=off: events were written to the spool');
+# the gauge is refreshed once a second
+ok(wait_for(sub {
+        my (undef, undef, undef, $raw) = $t->http('GET', '/metrics');
+        ($raw // '') =~ /^evbus_spool_bytes\{worker="\d+"\} [1-9]\d*$/m;
+    }, 5), 'metrics: evbus_spool_bytes of the worker is not 0');
 
 ok($t->reload(conf => [%conf]), 'reload to a live broker');
 my $got = EvbusFault::topic_keys(Evbus::brokers(), $topic,
