@@ -169,6 +169,9 @@ $n->start_ok(brokers => '127.0.0.1:' . free_port(), workers => 1,
         . "location = /metrics { evbus_status; }");
 ($st, $h, $j) = $n->post('/k', '{"event_type":"k","event_id":"k-1"}');
 is($st, 504, 'evbus_ack_timeout with Kafka unreachable: 504');
+is_deeply([@$j{qw(accepted unknown error)}], [0, 1, 'timed out waiting for'
+    . ' Kafka: the outcome of some events is unknown, they may or may not'
+    . ' arrive'], '504: unknown 1, the error');
 ($st, $h, $j, $raw) = $n->http('GET', '/metrics');
 like($raw, qr/^evbus_ack_timeouts_total 1$/m,
     'evbus_ack_timeouts_total counts it');
