@@ -12,6 +12,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
+use Sys::Hostname ();
 use Evbus;
 
 my $t = Evbus->new('deadletters')->need_kafka;
@@ -123,9 +124,8 @@ my @wrong = grep { ($got{$_}{value}{event_type} // '') ne $want_ok{$_} }
     keys %want_ok;
 ok(!@wrong, 'each with its own type') or diag("@wrong");
 
-# evbus_source_service defaults to the host name
-my $host = `hostname`;
-chomp $host;
+# evbus_source_service defaults to the host name (nginx's, lower case)
+my $host = lc Sys::Hostname::hostname();
 
 my $total = keys(%want_dlq) + 4;
 my $dl = $t->kafka_read($dlq, $total);
