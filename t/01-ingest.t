@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
 # Accepted bodies: one object, an array of objects, NDJSON; what the
-# response says and what reaches Kafka.
+# response says and what reaches Kafka (value, and the event_id as key);
+# evbus_ack kafka: 200 with each event's partition and offset.
 
 use strict;
 use warnings;
@@ -14,7 +15,9 @@ use Evbus qw(uuid_re);
 my $t = Evbus->new('ingest')->need_kafka;
 my $topic = $t->topic;
 
-$t->start_ok(http => ["evbus_topic $topic;"]);
+$t->start_ok(http => ["evbus_topic $topic;"],
+    locations => "location = /e { evbus; }\n"
+        . "location = /k { evbus; evbus_ack kafka; }");
 
 my (%sent, @ids);    # event_id => x
 
@@ -109,19 +112,40 @@ like($gen, uuid_re(), 'generated id is a UUIDv7');
 is($j->{event_ids}[1], 'gen-2', 'client id kept beside a generated one');
 @sent{$gen, 'gen-2'} = (11, 12);
 
+# evbus_ack kafka: held until the delivery reports, then 200 with results
+
+($st, $h, $j) = $t->post('/k', '[{"event_type":"ack","event_id":"k-1","x":21},'
+    . '{"event_type":"ack","event_id":"k-2","x":22}]');
+is($st, 200, 'evbus_ack kafka: 200');
+is_deeply($j->{event_ids}, ['k-1', 'k-2'], 'evbus_ack kafka: event_ids');
+is_deeply([map { [$_->{index}, $_->{event_id}] } @{ $j->{results} || [] }],
+    [[0, 'k-1'], [1, 'k-2']], 'evbus_ack kafka: a result per event');
+my %res = map { $_->{event_id} => "$_->{partition}/$_->{offset}" }
+    @{ $j->{results} || [] };
+push @ids, 'k-1', 'k-2';
+@sent{qw(k-1 k-2)} = (21, 22);
+
 # what reached Kafka: every accepted event, once
 
 my $want = scalar keys %sent;
 my $msgs = $t->kafka_read($topic, $want);
 is(scalar @$msgs, $want, "$want messages in $topic");
 
-my (%got, @bad);
+my (%got, @bad, @badkey, %at);
 for my $m (@$msgs) {
     my $v = $m->{value};
     push(@bad, "$m->{partition}/$m->{offset}"), next unless ref $v eq 'HASH';
     $got{ $v->{event_id} // '' } = $v->{x};
+    $at{ $v->{event_id} // '' } = "$m->{partition}/$m->{offset}";
+    my $id = $v->{event_id} // '';
+    utf8::encode($id);
+    push @badkey, "$m->{partition}/$m->{offset}"
+        unless defined $m->{key} && $m->{key} eq $id;
 }
 ok(!@bad, 'every message is a JSON object') or diag("not: @bad");
+ok(!@badkey, 'every message\'s key is its event_id') or diag("not: @badkey");
+is_deeply([@at{qw(k-1 k-2)}], [@res{qw(k-1 k-2)}],
+    'evbus_ack kafka: the results name the real partition and offset');
 is_deeply(\%got, \%sent, 'each accepted event reached Kafka with its fields');
 is_deeply([sort keys %got], [sort @ids], 'Kafka holds the ids answered');
 

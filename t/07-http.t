@@ -31,8 +31,9 @@ for my $m (qw(GET PUT DELETE PATCH OPTIONS)) {
         $m =~ /PUT|PATCH/ ? $ev : undef, content_type => 'application/json');
     is($st, 405, "$m: 405");
     is($h->{allow}, 'POST', "$m: Allow: POST");
-    like(ref $j eq 'HASH' ? $j->{error} // '' : '', qr/\S/,
+    is(ref $j eq 'HASH' ? $j->{error} : undef, 'method not allowed, use POST',
         "$m: JSON error field") or diag($raw);
+    is(ref $j eq 'HASH' ? $j->{accepted} : undef, 0, "$m: accepted 0");
 }
 
 my ($st, $h) = $t->http('HEAD', '/e');
@@ -41,13 +42,16 @@ is($h->{allow}, 'POST', 'HEAD: Allow: POST');
 
 # content types
 
+my $bad_ct = 'unsupported content type, use application/json or'
+    . ' application/x-ndjson';
+
 for my $ct ('text/plain', 'application/xml', 'application/jsonx',
     'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x',
     'application/ndjson-x', 'json')
 {
     my ($st, $h, $j, $raw) = $t->post('/e', $ev, content_type => $ct);
     is($st, 415, "Content-Type $ct: 415");
-    like(ref $j eq 'HASH' ? $j->{error} // '' : '', qr/\S/,
+    is(ref $j eq 'HASH' ? $j->{error} : undef, $bad_ct,
         "Content-Type $ct: JSON error field") or diag($raw);
 }
 
@@ -55,22 +59,27 @@ for my $ct ('text/plain', 'application/xml', 'application/jsonx',
     . "Host: localhost\r\nContent-Length: " . length($ev) . "\r\n"
     . "Connection: close\r\n\r\n$ev");
 is($st, 415, 'no Content-Type: 415');
-like(ref $j eq 'HASH' ? $j->{error} // '' : '', qr/\S/,
+is(ref $j eq 'HASH' ? $j->{error} : undef, $bad_ct,
     'no Content-Type: JSON error field') or diag($raw);
 
 # too many events
+
+my $too_many = 'more than 3 events in one request (evbus_max_events)';
 
 my $four = '[' . join(',', map { qq{{"event_type":"h","event_id":"m4-$_"}} }
     1 .. 4) . ']';
 ($st, $h, $j, $raw) = $t->post('/m', $four);
 is($st, 413, '4 events where evbus_max_events is 3: 413');
-like(ref $j eq 'HASH' ? $j->{error} // '' : '', qr/\S/,
-    '413: JSON error field') or diag($raw);
+is_deeply($j, { accepted => 0, rejected => 0, event_ids => [], errors => [],
+    error => $too_many }, '413: the body says why, nothing accepted')
+    or diag($raw);
 
-($st, $h, $j) = $t->post('/m', join("\n",
+($st, $h, $j, $raw) = $t->post('/m', join("\n",
     map { qq{{"event_type":"h","event_id":"n4-$_"}} } 1 .. 4),
     content_type => 'application/x-ndjson');
 is($st, 413, '4 ndjson events where evbus_max_events is 3: 413');
+is($j->{error}, $too_many, 'ndjson 413: the error') or diag($raw);
+is($j->{accepted}, 0, 'ndjson 413: nothing accepted');
 
 my $three = '[' . join(',', map { qq{{"event_type":"h","event_id":"ok3-$_"}} }
     1 .. 3) . ']';
@@ -79,9 +88,11 @@ is($st, 202, '3 events where evbus_max_events is 3: 202');
 is($j->{accepted}, 3, '3 accepted');
 
 # rejected events count too
-($st, $h, $j) = $t->post('/m',
+($st, $h, $j, $raw) = $t->post('/m',
     '[{"event_type":"h","event_id":"r4-1"},{},{},{}]');
 is($st, 413, '1 valid and 3 invalid events: 413');
+is($j->{error}, $too_many, '1 valid and 3 invalid: the error') or diag($raw);
+is_deeply($j->{event_ids}, [], '1 valid and 3 invalid: no id accepted');
 
 # the default limit is 500
 my $many = sub {
@@ -89,25 +100,35 @@ my $many = sub {
     '[' . join(',', map { qq{{"event_type":"h","event_id":"$p-$_"}} } 1 .. $n)
         . ']';
 };
-($st, $h, $j) = $t->post('/e', $many->('d501', 501));
+($st, $h, $j, $raw) = $t->post('/e', $many->('d501', 501));
 is($st, 413, '501 events by default: 413');
+is($j->{error}, 'more than 500 events in one request (evbus_max_events)',
+    '501 events: the error names the limit') or diag($raw);
 ($st, $h, $j) = $t->post('/e', $many->('ok500', 500));
 is($st, 202, '500 events by default: 202');
 is($j->{accepted}, 500, '500 accepted');
 
 # client_max_body_size
 
-($st, $h, $j) = $t->post('/l', '{"event_type":"h","event_id":"big","pad":"'
-    . ('x' x 2000) . '"}');
+($st, $h, $j, $raw) = $t->post('/l',
+    '{"event_type":"h","event_id":"big","pad":"' . ('x' x 2000) . '"}');
 is($st, 413, 'body over client_max_body_size: 413');
+like($h->{'content-type'} // '', qr{^application/json},
+    'client_max_body_size: answered as JSON');
+like(ref $j eq 'HASH' ? $j->{error} // '' : '', qr/client_max_body_size|
+    too large/x, 'client_max_body_size: the error says why') or diag($raw);
+is(ref $j eq 'HASH' ? $j->{accepted} : undef, 0,
+    'client_max_body_size: nothing accepted');
 
 my $bigc = '{"event_type":"h","event_id":"bigc","pad":"' . ('x' x 2000) . '"}';
-($st) = $t->raw_request(["POST /l HTTP/1.1\r\nHost: localhost\r\n"
+($st, $h, $j, $raw) = $t->raw_request(["POST /l HTTP/1.1\r\nHost: localhost\r\n"
     . "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
     . "Connection: close\r\n\r\n",
     map({ sprintf("%x\r\n%s\r\n", length $_, $_) } $bigc =~ /(.{1,500})/gs),
     "0\r\n\r\n"], pause => 0.01);
 is($st, 413, 'chunked body over client_max_body_size: 413');
+like(ref $j eq 'HASH' ? $j->{error} // '' : '', qr/\S/,
+    'chunked body over client_max_body_size: JSON error') or diag($raw);
 
 ($st, $h, $j) = $t->post('/l', '{"event_type":"h","event_id":"ok-small"}');
 is($st, 202, 'body under client_max_body_size: 202');
@@ -174,10 +195,7 @@ is($st, 202, 'Expect: 100-continue: 202');
 my @want = ('ok-small', 'pl-1', 'pl-2', 'pl-3', 'ec-1',
     map({ "after-$_" } qw(415 405 413 400)), map({ "ok3-$_" } 1 .. 3),
     map({ "ok500-$_" } 1 .. 500));
-my $msgs = $t->kafka_read($topic, scalar @want);
-sleep 1;
-$msgs = $t->kafka_read($topic, scalar @want, 2);
-is_deeply([sort map { $_->{key} // '' } @$msgs], [sort @want],
-    'only events of accepted requests reached Kafka');
+$t->stop_and_check_topics([$topic, \@want,
+    'only events of accepted requests reached Kafka']);
 
 $t->done;

@@ -183,6 +183,44 @@ passes('evbus_max_event_size 1m with message.max.bytes 1100000',
 passes('evbus_max_event_size 900k with the default message.max.bytes',
     http => ['evbus_max_event_size 900k;']);
 
+fails('evbus_ack maybe', qr/invalid value "maybe"/, 'evbus_ack maybe',
+    locations => 'location = /e { evbus; evbus_ack maybe; }');
+
+fails('evbus_ack without a value',
+    qr/invalid number of arguments in "evbus_ack"/, 'evbus_ack;',
+    locations => 'location = /e { evbus; evbus_ack; }');
+
+fails('evbus_max_depth 0', qr/value must be between 1 and/,
+    'evbus_max_depth 0',
+    locations => 'location = /e { evbus; evbus_max_depth 0; }');
+
+fails('evbus_spool max_size=abc', qr/invalid max_size "max_size=abc"/,
+    'evbus_spool', http => ['evbus_spool spool max_size=abc;']);
+
+fails('evbus_spool fsync=sometimes', qr/invalid parameter "fsync=sometimes"/,
+    'evbus_spool', http => ['evbus_spool spool fsync=sometimes;']);
+
+fails('evbus_spool foo=1', qr/invalid parameter "foo=1"/, 'evbus_spool',
+    http => ['evbus_spool spool foo=1;']);
+
+fails('evbus_ack_timeout 0', qr/"evbus_ack_timeout" must not be zero/,
+    undef, http => ['evbus_ack_timeout 0;']);
+
+passes("evbus_spool $_", http => ["evbus_spool spool $_;"])
+    for 'fsync=off', 'fsync=batch', 'fsync=always max_size=1m';
+
+# relative evbus_schemas paths are from nginx's configuration directory
+my $dir = $t->dir;
+mkdir "$dir/rel";
+mkdir "$dir/rel/click";
+open my $fh, '>', "$dir/rel/click/1.json" or die;
+print $fh '{"required":["x"]}';
+close $fh;
+passes('evbus_schemas rel (relative)', http => ['evbus_schemas rel;']);
+fails('evbus_schemas norel (relative, missing)',
+    qr{evbus_schemas: \Q$dir\E/norel: opendir\(\) failed}, 'evbus_schemas',
+    http => ['evbus_schemas norel;']);
+
 ok(!$t->master_pid, 'nginx -t started no server');
 
 # the failing checks leave [emerg] lines on purpose: only alerts and

@@ -12,6 +12,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
+use Sys::Hostname ();
 use Evbus;
 
 my $t = Evbus->new('deadletters')->need_kafka;
@@ -123,13 +124,16 @@ my @wrong = grep { ($got{$_}{value}{event_type} // '') ne $want_ok{$_} }
     keys %want_ok;
 ok(!@wrong, 'each with its own type') or diag("@wrong");
 
+# evbus_source_service defaults to the host name (nginx's, lower case)
+my $host = lc Sys::Hostname::hostname();
+
 my $total = keys(%want_dlq) + 4;
 my $dl = $t->kafka_read($dlq, $total);
 is(scalar @$dl, $total, "$total dead letters");
 my %dead;
 for my $m (@$dl) {
     my $v = $m->{value};
-    my $raw = Evbus::json_decode($v->{raw} // '') if ref $v eq 'HASH';
+    my $raw = ref $v eq 'HASH' ? Evbus::json_decode($v->{raw} // '') : undef;
     my $id = ref $raw eq 'HASH' ? $raw->{event_id} : undef;
     $id //= 'bad-big' if ref $v eq 'HASH' && $v->{raw_truncated};
     $dead{$id // 'undef'} = $m;
@@ -147,12 +151,18 @@ for my $id (keys %want_dlq) {
         && length($v->{error}{message}) > 5
         && $m->{headers}{error_kind} eq 'schema'
         && $m->{headers}{event_type} eq $want_dlq{$id}
+        && ($v->{event_type} // '') eq $want_dlq{$id}
+        && ($m->{key} // '') eq $id
         && ref $v->{metadata} eq 'HASH'
         && $v->{metadata}{client_ip} eq '127.0.0.1'
-        && $v->{metadata}{ingest_timestamp} =~ /^\d{4}-.*Z$/
-        && length $v->{metadata}{request_id} == 32
-        && exists $v->{metadata}{source_service}
-        && exists $v->{metadata}{user_agent};
+        && $v->{metadata}{ingest_timestamp}
+            =~ /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+        && $m->{headers}{ingest_timestamp}
+            eq $v->{metadata}{ingest_timestamp}
+        && $v->{metadata}{request_id} =~ /^[0-9a-f]{32}$/
+        && $v->{metadata}{source_service} eq $host
+        && $m->{headers}{source_service} eq $host
+        && $v->{metadata}{user_agent} eq 'evbus-test/1';
 }
 ok(!@badenv, 'every schema dead letter: kind, pointer, message, headers,'
     . ' metadata') or diag("@badenv");

@@ -20,7 +20,7 @@ use EvbusFault qw(wait_for);
 my $t0 = time();
 
 my $k = EvbusFault->broker('kill')
-    or plan skip_all => 'cannot run a private Kafka broker (java, kcat, jars)';
+    or Evbus::missing('cannot run a private Kafka broker (java, kcat, jars)');
 
 my $sp = Evbus->new('kill-spool');
 my $ns = Evbus->new('kill-nospool');

@@ -26,7 +26,7 @@ use EvbusFault qw(wait_for);
 my $t0 = time();
 
 my $k = EvbusFault->broker('held')
-    or plan skip_all => 'cannot run a private Kafka broker (java, kcat, jars)';
+    or Evbus::missing('cannot run a private Kafka broker (java, kcat, jars)');
 
 my $t = Evbus->new('held');
 
@@ -41,7 +41,8 @@ $t->start_ok(brokers => $k->brokers,
     locations => join "\n",
         'location = /k1 { evbus; evbus_ack_timeout 1s; }',
         'location = /k3 { evbus; evbus_ack_timeout 3s; }',
-        'location = /k30 { evbus; evbus_ack_timeout 30s; }');
+        'location = /k30 { evbus; evbus_ack_timeout 30s; }',
+        'location = /metrics { evbus_status; }');
 
 my %delivered;    # id => [partition, offset] from 200s
 
@@ -73,9 +74,11 @@ my @gone;
 for my $i (1 .. 20) {
     push @gone, send_request('/k30', body("gone-$i-1", "gone-$i-2"));
 }
-sleep 0.5;
+ok(wait_for(sub { held() == 21 }, 5), 'the 21 requests are held')
+    or diag('held: ' . held());
 close $_ for @gone;
-sleep 0.5;
+ok(wait_for(sub { held() == 1 }, 5), 'the 20 that left are released')
+    or diag('held: ' . held());
 
 is_deeply([$t->worker_pids], \@workers, 'workers alive after the clients left');
 
@@ -87,7 +90,9 @@ record($j);
 is(join(',', sort keys %delivered), 'stay-1,stay-2,warm-1',
     'with results for its events');
 
-sleep 1;
+# warm-1, the three of the 504, stay-1/2 and the 40 of the gone clients
+ok(wait_for(sub { delivered() >= 46 }, 15),
+    'the late delivery reports arrived') or diag('delivered: ' . delivered());
 is_deeply([$t->worker_pids], \@workers,
     'workers alive after the late delivery reports');
 ($st, undef, $j) = $t->post('/k1', body('later-1'));
@@ -98,7 +103,7 @@ record($j);
 
 ok($k->signal('STOP'), 'broker frozen again');
 my $held = send_request('/k30', body('reload-1'));
-sleep 0.3;
+ok(wait_for(sub { held() == 1 }, 5), 'the request is held');
 my @old = $t->worker_pids;
 ok($t->reload, 'reloaded while a response is held');
 ok(wait_for(sub {
@@ -121,7 +126,7 @@ is($st, 200, 'new workers deliver');
 record($j);
 ok($k->signal('STOP'), 'broker frozen again');
 $held = send_request('/k3', body('quit-1'));
-sleep 0.3;
+ok(wait_for(sub { held() == 1 }, 5), 'the request is held');
 $t1 = time();
 my $master = $t->master_pid;
 $t->_run('-s', 'quit');
@@ -153,6 +158,22 @@ EvbusFault::check_error_log($t);
 note(sprintf 'run time %.0fs', time() - $t0);
 done_testing();
 
+
+# requests held by all workers: the evbus_held_requests gauges, refreshed
+# once a second by each worker
+sub held {
+    my (undef, undef, undef, $raw) = $t->http('GET', '/metrics');
+    my $n = 0;
+    $n += $1 while ($raw // '') =~ /^evbus_held_requests\{[^}]*\} (\d+)$/mg;
+    return $n;
+}
+
+sub delivered {
+    my (undef, undef, undef, $raw) = $t->http('GET', '/metrics');
+    my ($n) = ($raw // '')
+        =~ /^evbus_kafka_messages_total\{result="delivered"\} (\d+)$/m;
+    return $n // 0;
+}
 
 sub body {
     return '[' . join(',', map { qq{{"event_type":"held","event_id":"$_"}} }

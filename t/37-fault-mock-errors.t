@@ -27,17 +27,17 @@ use EvbusFault qw(wait_for);
 my $t0 = time();
 
 my $t = Evbus->new('mock-errors');
-plan skip_all => 'kcat is not installed' unless `which kcat` =~ /kcat/;
+Evbus::missing('kcat is not installed') unless `which kcat` =~ /kcat/;
 
 my $bin = $t->dir . '/mock-cluster';
 my $out = `'$FindBin::Bin/../tools/mock-cluster/build.sh' '$bin' 2>&1`;
-plan skip_all => "cannot build tools/mock-cluster (librdkafka-dev?): $out"
+Evbus::missing("cannot build tools/mock-cluster (librdkafka-dev?): $out")
     if $?;
 
 my $topic = $t->topic;
 my $dlq = "$topic-dlq";
 my $mpid = open2(my $from, my $to, $bin, 1, $topic, 4, $dlq, 1)
-    or plan skip_all => 'cannot run the mock cluster';
+    or Evbus::missing('cannot run the mock cluster');
 my $line = <$from> // '';
 my ($bootstraps) = $line =~ /^bootstraps (\S+)/
     or BAIL_OUT("mock cluster said: $line");
@@ -93,7 +93,10 @@ is(ref $j eq 'HASH' && $j->{results} && $j->{results}[0]{event_id},
 is(mock('produce-errors 10'), 'ok', 'next produce request: MESSAGE_TOO_LARGE');
 ($st, $h, $j) = $t->post('/k', body('fail-1'));
 is($st, 503, 'a permanent error under evbus_ack kafka: 503');
-like($h->{'retry-after'} // '', qr/^\d+$/, 'with Retry-After');
+# (its exact values are t/10's; the failing message is still counted in
+# the queue while its own delivery report is served, so this is not 1)
+like($h->{'retry-after'} // '', qr/^[1-9]\d*$/, 'with Retry-After');
+cmp_ok($h->{'retry-after'} // 0, '<=', 60, 'Retry-After at most 60');
 like(ref $j eq 'HASH' && $j->{errors} && $j->{errors}[0]{error} || '',
     qr/^delivery failed: /, 'the event is reported as "delivery failed"')
     or diag(explain($j));

@@ -11,7 +11,7 @@ package EvbusFault;
 #   - reading back the keys (and partitions/offsets) that reached a topic.
 #
 #     use EvbusFault;
-#     my $k = EvbusFault->broker('kill') or plan skip_all => ...;
+#     my $k = EvbusFault->broker('kill') or Evbus::missing(...);
 #     $k->start or BAIL_OUT;
 #     my $load = EvbusFault::load(port => $t->port, path => '/e',
 #                                 prefix => 'a', dir => $t->dir);
@@ -316,6 +316,7 @@ sub topic_keys {
 # finish() is called, $o{seconds} pass or $o{max} requests were made.
 # Each client writes one ledger line per request:
 #   target \t status \t retry-after \t sent ids \t 2xx ids \t results \t note
+#   \t accepted (the body's "accepted", "-" when the body is not JSON)
 sub load {
     my (%o) = @_;
 
@@ -385,8 +386,9 @@ sub _client {
             });
 
         my $j = json_decode($res->{content} // '');
-        my ($acc, $results, $note) = ('', '', '');
+        my ($acc, $results, $note, $count) = ('', '', '', '-');
         if (ref $j eq 'HASH') {
+            $count = $j->{accepted} // '-';
             $acc = join ',', @{ $j->{event_ids} || [] }
                 if $res->{status} =~ /^2/;
             $results = join ',', map {
@@ -401,9 +403,9 @@ sub _client {
         }
         $note =~ s/[\t\n]/ /g;
 
-        printf $out "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", $target->[1],
+        printf $out "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", $target->[1],
             $res->{status}, $res->{headers}{'retry-after'} // '',
-            join(',', @ids), $acc, $results, $note;
+            join(',', @ids), $acc, $results, $note, $count;
 
         sleep($o->{pause}) if $o->{pause};
     }
@@ -437,9 +439,9 @@ sub lines {
         while (my $line = <$fh>) {
             chomp $line;
             my %r;
-            @r{qw(path status retry sent acc results note)} =
+            @r{qw(path status retry sent acc results note count)} =
                 split /\t/, $line, -1;
-            next unless defined $r{note};
+            next unless defined $r{count};
             push @l, \%r;
         }
     }
@@ -481,13 +483,22 @@ use Test::More;
 sub new {
     my ($class, @lines) = @_;
     my $self = bless { lines => \@lines, ok => {}, refused => {},
-        status => {}, results => {}, unknown => {} }, $class;
+        status => {}, results => {}, unknown => {}, bad => [] }, $class;
     for my $r (@lines) {
         $self->{status}{ $r->{status} }++;
         $self->{by_path}{ $r->{path} }{ $r->{status} }++;
         if ($r->{status} =~ /^2/) {
-            $self->{ok}{$_} = $r->{status} for grep { length }
-                split /,/, $r->{acc};
+            # a 2xx must name exactly its accepted events, each one sent
+            my @ids = grep { length } split /,/, $r->{acc};
+            my %sent = map { $_ => 1 } split /,/, $r->{sent};
+            # lines made by hand (t/35) may not say
+            $r->{count} //= '-';
+            push @{ $self->{bad} }, "$r->{path}: $r->{status} with"
+                . " accepted '$r->{count}' and " . scalar(@ids)
+                . " event_ids ($r->{note})"
+                unless $r->{count} =~ /^[1-9]\d*$/ && @ids == $r->{count}
+                    && !grep { !$sent{$_} } @ids;
+            $self->{ok}{$_} = $r->{status} for @ids;
             for (split /,/, $r->{results}) {
                 my ($id, $p, $o) = /^(.*):(-?\d+):(-?\d+)$/ or next;
                 $self->{results}{$id} = [$p, $o];
@@ -515,12 +526,13 @@ sub summary {
     return sprintf "%s; %d ids with a 2xx", $s, scalar keys %{ $self->{ok} };
 }
 
-# lines whose status is not in @allowed, or a 503 without a Retry-After
-# of 1..60 seconds
+# lines whose status is not in @allowed, a 503 without a Retry-After of
+# 1..60 seconds, or a 2xx whose body does not name exactly its accepted
+# events
 sub odd {
     my ($self, @allowed) = @_;
     my %a = map { $_ => 1 } @allowed;
-    my @odd;
+    my @odd = @{ $self->{bad} };
     for my $r (@{ $self->{lines} }) {
         if (!$a{ $r->{status} }) {
             push @odd, "$r->{path}: $r->{status} $r->{note}";
@@ -542,6 +554,10 @@ sub check_delivered {
     my ($brokers, $topic, $ledger, $timeout, $name) = @_;
     my $acc = $ledger->accepted;
     my $n = keys %$acc;
+    my @bad = @{ $ledger->{bad} };
+    ok(!@bad, 'every 2xx names exactly its accepted events')
+        or diag(join "\n", @bad[0 .. ($#bad > 10 ? 10 : $#bad)]);
+    cmp_ok($n, '>', 0, 'the ledger holds ids answered 2xx');
     my $got = topic_keys($brokers, $topic, $acc, $timeout);
     my @missing = sort grep { !$got->{$_} } keys %$acc;
     ok(!@missing, $name || "all $n ids answered 2xx are in Kafka")
@@ -568,19 +584,26 @@ sub check_error_log {
         or diag(join "\n", @bad[0 .. ($#bad > 20 ? 20 : $#bad)]);
 }
 
-# sums the "producer stopped: P produced, D delivered, F failed" lines
+# sums the "producer stopped: P produced, D delivered, F failed" lines;
+# with $want, tests that at least that many such lines are there (a
+# missing line must not read as zero failures)
 sub producer_stats {
-    my ($t) = @_;
-    my %s = (produced => 0, delivered => 0, failed => 0, exits => 0);
+    my ($t, $want) = @_;
+    my %s = (produced => 0, delivered => 0, failed => 0, spooled => 0,
+        lost => 0, exits => 0);
     my $log = $t->error_log;
-    my $re = qr/producer stopped: (\d+) produced, (\d+) delivered, (\d+)/;
-    while ($log =~ /$re failed/g)
-    {
+    my $re = qr/producer stopped: (\d+) produced, (\d+) delivered,/
+        . qr/ (\d+) failed \((\d+) of them spooled, (\d+) lost\)/;
+    while ($log =~ /$re/g) {
         $s{produced} += $1;
         $s{delivered} += $2;
         $s{failed} += $3;
+        $s{spooled} += $4;
+        $s{lost} += $5;
         $s{exits}++;
     }
+    cmp_ok($s{exits}, '>=', $want, "at least $want 'producer stopped' lines")
+        if defined $want;
     return \%s;
 }
 

@@ -1134,6 +1134,81 @@ test_ff_vt(void)
 
 
 /*
+ * The oracle itself (t/unit/json_strict.h): what it must accept and
+ * refuse, including what yajl lets through.
+ */
+
+static void
+test_json_strict(void)
+{
+    long                  n;
+    size_t                i;
+    yajl_handle           h;
+    yajl_status           st;
+    const char           *err;
+    evbus_json_member_t   m[4];
+    static const char    *good[] = {
+        "{}", "[]", " {\"a\" : [1, -0, 0.5, 1e3, -2.5E-7, 12e+1]} ",
+        "\"x\"", "0", "-1", "true", "false", "null", "[[[]],{}]",
+        "\"\\ud83d\\ude00 \\u00e9 \\\" \\\\ \\/ \\b\\f\\n\\r\\t\"",
+        "\"\xf0\x9f\x98\x80\xc3\xa9\xef\xbf\xbf\xf4\x8f\xbf\xbf\xe0\xa0\x80"
+        "\xed\x9f\xbf\"",
+        NULL
+    };
+    /* yajl: the first six are accepted by yajl */
+    static const char    *bad[] = {
+        "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+        "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"",
+        "", " ", "{", "[1,]", "{\"a\":1,}", "{\"a\"}", "{1:2}", "01", "1.",
+        ".5", "-", "1e", "+1", "0x1", "tru", "nul", "NaN", "[1 2]",
+        "\"a\tb\"", "\"\\x\"", "\"\\u12\"", "{} {}", "1 2", "'a'",
+        "\"\xff\"", "\"\xe0\x80\"", "\"\x80\"", "[\"\xf0\x9f\x98\"]",
+        NULL
+    };
+
+    for (i = 0; good[i]; i++) {
+        ok(evbus_strict_json((const unsigned char *) good[i],
+                             strlen(good[i]), &err),
+           "strict JSON accepts good %zu (%s)", i, err ? err : "");
+    }
+
+    for (i = 0; bad[i]; i++) {
+        ok(!evbus_strict_json((const unsigned char *) bad[i],
+                              strlen(bad[i]), NULL),
+           "strict JSON refuses bad %zu", i);
+    }
+
+    /* why the oracle is not yajl */
+
+    for (i = 0; i < 6; i++) {
+        h = yajl_alloc(NULL, NULL, NULL);
+        st = yajl_parse(h, (const unsigned char *) bad[i], strlen(bad[i]));
+        if (st == yajl_status_ok) {
+            st = yajl_complete_parse(h);
+        }
+        yajl_free(h);
+        ok(st == yajl_status_ok, "yajl accepts bad %zu", i);
+    }
+
+    ok(evbus_strict_json(S("\"\\u0000\""), NULL)
+       && !evbus_strict_json(S("\"a\0b\""), NULL),
+       "strict JSON: \\u0000 escaped yes, a raw NUL no");
+
+    n = evbus_json_members(S(" {\"a\" :1, \"m\\u0065ta\":{\"x\":[]},"
+                             "\"c\":\"}\"}"), m, 4);
+    ok(n == 3 && m[0].key_start == 2 && m[0].value_start == 7
+       && m[0].value_end == 8
+       && strcmp((char *) m[1].name, "meta") == 0
+       && m[1].value_start == 22 && m[1].value_end == 30
+       && m[2].value_end == 38,
+       "members: names decoded, value spans");
+    ok(evbus_json_members(S("[1]"), m, 4) == -1
+       && evbus_json_members(S("{\"a\":}"), m, 4) == -1,
+       "members: only of a strict JSON object");
+}
+
+
+/*
  * Bodies with random bytes changed, inserted or removed must give the
  * same result whole and cut in three at random places.
  */
@@ -1372,6 +1447,7 @@ main(void)
     test_ff_vt();
     test_uuid();
     test_json_escape();
+    test_json_strict();
 
     ok(nvalues > 0 && nbad_values == 0,
        "all %zu produced values are valid JSON", nvalues);
