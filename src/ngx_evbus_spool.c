@@ -302,13 +302,24 @@ ngx_evbus_spool_conf_check(ngx_conf_t *cf, ngx_evbus_spool_conf_t *conf)
 
         if (err != NGX_ENOENT) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, err,
-                          "evbus_spool: " ngx_file_info_n " \"%s\" failed",
-                          name);
+                          "evbus_spool: the directory \"%s\" cannot be used"
+                          " for the worker user \"%s\": " ngx_file_info_n
+                          " failed", name, user);
             return NGX_CONF_ERROR;
         }
 
-        if (ngx_create_dir(name, 0700) == NGX_FILE_ERROR) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+        /* missing parents as nginx creates them for temporary files */
+
+        parent = ngx_pnalloc(cf->temp_pool, conf->path.len + 1);
+        if (parent == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        (void) ngx_cpystrn(parent, name, conf->path.len + 1);
+        err = ngx_create_full_path(parent, 0755);
+
+        if (err || ngx_create_dir(name, 0700) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, err ? err : ngx_errno,
                           "evbus_spool: the directory \"%s\" cannot be"
                           " created for the worker user \"%s\"", name, user);
             return NGX_CONF_ERROR;

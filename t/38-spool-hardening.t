@@ -77,9 +77,11 @@ chmod 0700, $tspool;
 ($rc, $out) = $tt->nginx_t(conf(spool => $tspool));
 is($rc, 0, 'nginx -t passes: owned by nobody, 0700') or diag($out);
 
-($rc, $out) = $tt->nginx_t(conf(spool => "$tdir/no/such/spool"));
+write_file("$tdir/file", '');
+($rc, $out) = $tt->nginx_t(conf(spool => "$tdir/file/spool"));
 isnt($rc, 0, 'nginx -t fails: the directory cannot be created');
-like($out, qr{\Q$tdir\E/no/such/spool}, 'the message names it') or diag($out);
+like($out, qr{\Q$tdir\E/file/spool.*nobody}, 'the message names it and the'
+    . ' user') or diag($out);
 
 mkdir "$tdir/locked", 0700;
 ($rc, $out) = $tt->nginx_t(conf(spool => "$tdir/locked/spool"));
@@ -87,12 +89,15 @@ isnt($rc, 0, 'nginx -t fails: nobody cannot reach a directory under a'
     . ' root-only 0700 one');
 like($out, qr{nobody}, 'the message names the user') or diag($out);
 
-($rc, $out) = $tt->nginx_t(conf(spool => "$tdir/new"));
+($rc, $out) = $tt->nginx_t(conf(spool => "$tdir/new/spool"));
 is($rc, 0, 'nginx -t passes for a missing directory') or diag($out);
-my @st = stat "$tdir/new";
+my @st = stat "$tdir/new/spool";
 ok(@st && $st[4] == $uid && ($st[2] & 07777) == 0700,
     'it is created owned by nobody, mode 0700')
     or diag(sprintf 'uid %s mode %o', $st[4] // '-', ($st[2] // 0) & 07777);
+@st = stat "$tdir/new";
+ok(@st && $st[4] == 0 && ($st[2] & 07777) == 0755,
+    'a missing parent is created owned by root, mode 0755');
 
 # ---- run time --------------------------------------------------------
 
