@@ -266,6 +266,12 @@ ngx_evbus_spool_conf_check(ngx_conf_t *cf, ngx_evbus_spool_conf_t *conf)
     ngx_file_info_t   fi;
     ngx_core_conf_t  *ccf;
 
+    /* "nginx -s quit" must work whatever became of the directory */
+
+    if (ngx_process == NGX_PROCESS_SIGNALLER) {
+        return NGX_CONF_OK;
+    }
+
     ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
                                            ngx_core_module);
     name = conf->path.data;
