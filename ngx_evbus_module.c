@@ -429,6 +429,12 @@ ngx_http_evbus_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (emcf->spool
+        && ngx_evbus_spool_conf_check(cf, emcf->spool) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 

@@ -46,7 +46,7 @@ static void ngx_evbus_outbox_written(ngx_uint_t nrecords,
     ngx_evbus_spool_waiter_t *waiters, ngx_uint_t nwaiters, ngx_err_t err);
 static ngx_uint_t ngx_evbus_outbox_tick(void);
 static void ngx_evbus_outbox_rdstats(ngx_evbus_rdstats_t *st);
-static ngx_int_t ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg);
+static ngx_int_t ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg, void *file);
 static ngx_int_t ngx_evbus_outbox_undeliverable(ngx_evbus_msg_t *msg,
     int err);
 
@@ -108,21 +108,31 @@ ngx_evbus_outbox_send(ngx_evbus_msg_t *msg, ngx_uint_t delivered,
     if (*wait == NULL) {
         *wait = ngx_evbus_wait_create(n, log);
         if (*wait == NULL) {
+            *err = "out of memory";
             return NGX_BUSY;
         }
     }
 
+    /*
+     * The spool holds a reference to the wait from the write on, and
+     * gives it back with the outcome; a write it refuses keeps none.
+     */
+
+    (*wait)->pending++;
+
     rc = ngx_evbus_spool_write(msg, *wait, index);
 
     if (rc == NGX_OK) {
-        (*wait)->pending++;
         return NGX_AGAIN;
     }
 
-    *err = (rc == NGX_BUSY) ? "Kafka is unavailable and the spool is full"
-                            : "Kafka is unavailable and the spool failed";
+    (*wait)->pending--;
 
-    return rc;
+    *err = (rc == NGX_BUSY) ? "Kafka is unavailable and the spool is full"
+                            : "Kafka is unavailable and the spool cannot be"
+                              " written";
+
+    return NGX_BUSY;
 }
 
 
@@ -167,11 +177,20 @@ static void
 ngx_evbus_outbox_report(ngx_evbus_kafka_report_t *report)
 {
     ngx_int_t          rc;
+    void              *file;
     ngx_uint_t         level;
     const char        *outcome;
     ngx_evbus_wait_t  *wait;
 
     wait = report->data;
+    file = NULL;
+
+    /* a record replayed from a spool file: the file waits for it */
+
+    if (report->index == NGX_EVBUS_SPOOL_REPLAYED) {
+        file = report->data;
+        wait = NULL;
+    }
 
     if (wait) {
         ngx_evbus_wait_report(wait, report->index, report->partition,
@@ -182,6 +201,11 @@ ngx_evbus_outbox_report(ngx_evbus_kafka_report_t *report)
         ngx_evbus_stats_observe(NGX_EVBUS_HIST_DELIVERY, report->latency);
         ngx_evbus_stats_add(NGX_EVBUS_STAT_DELIVERED, 1);
         ngx_evbus_stats_topic(&report->topic, 1);
+
+        if (file) {
+            ngx_evbus_spool_replayed(file, 1);
+        }
+
         return;
     }
 
@@ -209,12 +233,25 @@ ngx_evbus_outbox_report(ngx_evbus_kafka_report_t *report)
             ngx_evbus_stats_add(NGX_EVBUS_STAT_LOST, 1);
         }
 
+        /* a replayed record cannot be delivered: its file is done with it */
+
+        if (file) {
+            ngx_evbus_spool_replayed(file, 1);
+        }
+
     } else if (ngx_evbus_spool_enabled()
-               && ngx_evbus_spool_write(report->msg, NULL, 0) == NGX_OK)
+               && ngx_evbus_spool_write(report->msg, file,
+                                        NGX_EVBUS_SPOOL_REPLAYED)
+                  == NGX_OK)
     {
         outcome = "spooled for replay";
         level = NGX_LOG_WARN;
         ngx_evbus_outbox.respooled++;
+
+    } else if (file) {
+        outcome = "left in its spool file for another replay";
+        level = NGX_LOG_WARN;
+        ngx_evbus_spool_replayed(file, 0);
 
     } else {
         if (ngx_evbus_spool_enabled()) {
@@ -257,6 +294,14 @@ ngx_evbus_outbox_written(ngx_uint_t nrecords,
     ngx_evbus_stats_add(NGX_EVBUS_STAT_SPOOLED, nrecords);
 
     for (i = 0; i < nwaiters; i++) {
+
+        /* a failed replayed record, spooled again: its old file waits */
+
+        if (waiters[i].index == NGX_EVBUS_SPOOL_REPLAYED) {
+            ngx_evbus_spool_replayed(waiters[i].data, err == 0);
+            continue;
+        }
+
         ngx_evbus_wait_report(waiters[i].data, waiters[i].index, -1, -1,
                               err ? -1 : 0, err ? 0 : 1);
     }
@@ -296,7 +341,7 @@ ngx_evbus_outbox_tick(void)
 
 
 static ngx_int_t
-ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg)
+ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg, void *file)
 {
     ngx_int_t    rc;
     const char  *err;
@@ -305,7 +350,7 @@ ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg)
 
     ngx_str_null(&msg->dead_letter);
 
-    rc = ngx_evbus_outbox_produce(msg, NULL, 0, &err);
+    rc = ngx_evbus_kafka_produce(msg, file, NGX_EVBUS_SPOOL_REPLAYED, &err);
 
     if (rc == NGX_BUSY) {
         return NGX_AGAIN;
@@ -315,10 +360,12 @@ ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg)
         ngx_log_error(NGX_LOG_ERR, ngx_evbus_outbox.log, 0,
                       "evbus: a spooled event to \"%V\" is dropped: %s",
                       &msg->topic, err);
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
+    ngx_evbus_stats_add(NGX_EVBUS_STAT_PRODUCED, 1);
     ngx_evbus_stats_add(NGX_EVBUS_STAT_REPLAYED, 1);
+    ngx_evbus_stats_topic(&msg->topic, 0);
 
     return NGX_OK;
 }

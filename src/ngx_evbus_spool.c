@@ -13,6 +13,8 @@
 #endif
 
 #include <dirent.h>
+#include <pwd.h>
+#include <grp.h>
 #include <sys/file.h>
 
 #include "ngx_evbus_spool.h"
@@ -30,6 +32,15 @@
 #define NGX_EVBUS_SPOOL_READ       (256 * 1024)
 #define NGX_EVBUS_SPOOL_BUDGET     4096
 #define NGX_EVBUS_SPOOL_SCAN       5000
+#define NGX_EVBUS_SPOOL_GROUPS     64
+
+#ifndef NGX_USER
+#define NGX_USER                   "nobody"
+#endif
+
+#ifndef NGX_GROUP
+#define NGX_GROUP                  "nogroup"
+#endif
 
 
 typedef struct {
@@ -43,11 +54,15 @@ typedef struct {
 } ngx_evbus_spool_batch_t;
 
 
+/* a batch to append (or none: a sync only), done by a thread */
+
 typedef struct {
     ngx_fd_t                    fd;
     ngx_evbus_spool_batch_t    *batch;
+    off_t                       size;        /* the file's, before */
     ngx_uint_t                  fsync;
     ngx_err_t                   err;
+    ngx_uint_t                  gone;        /* the file was removed */
     ngx_atomic_t                done;
 } ngx_evbus_spool_io_t;
 
@@ -60,6 +75,9 @@ struct ngx_evbus_spool_file_s {
     off_t                       offset;      /* replayed up to */
     off_t                       size;
     time_t                      mtime;
+    ngx_uint_t                  pending;     /* handed out, no outcome */
+    unsigned                    draining:1;  /* all handed out */
+    unsigned                    failed:1;    /* an outcome was a failure */
     u_char                      name[1];
 };
 
@@ -71,7 +89,9 @@ typedef struct {
 
     ngx_evbus_spool_file_t     *active;
     ngx_evbus_spool_file_t     *replay;      /* oldest first */
+    ngx_evbus_spool_file_t     *draining;    /* waiting for outcomes */
     off_t                       total;
+    ngx_uid_t                   uid;
     ngx_uint_t                  seq;
 
     ngx_evbus_spool_batch_t     batches[2];
@@ -84,14 +104,25 @@ typedef struct {
 #if (NGX_THREADS)
     ngx_thread_task_t          *task;
 #endif
+    ngx_event_t                 done;        /* a write done in the loop */
+    ngx_event_t                 sync;        /* fsync=batch: the tail */
 
     u_char                     *rbuf;
     size_t                      rsize;
     ngx_msec_t                  scanned;
     ngx_msec_t                  synced;
+
+    time_t                      err_logged;
+    ngx_uint_t                  err_suppressed;
+    time_t                      skip_logged;
 } ngx_evbus_spool_t;
 
 
+static ngx_uint_t ngx_evbus_spool_searchable(ngx_file_info_t *fi,
+    ngx_uid_t uid, gid_t *groups, int ngroups);
+static void ngx_evbus_spool_error(ngx_err_t err, const char *op,
+    u_char *name);
+static ngx_uint_t ngx_evbus_spool_name_valid(u_char *name);
 static ngx_evbus_spool_file_t *ngx_evbus_spool_open(u_char *name,
     size_t len, ngx_uint_t create);
 static void ngx_evbus_spool_close(ngx_evbus_spool_file_t *f,
@@ -100,10 +131,14 @@ static ngx_int_t ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b,
     ngx_evbus_msg_t *msg);
 static ngx_int_t ngx_evbus_spool_activate(void);
 static void ngx_evbus_spool_start(void);
+static void ngx_evbus_spool_post(ngx_evbus_spool_batch_t *b);
 static void ngx_evbus_spool_io(void *data, ngx_log_t *log);
 static void ngx_evbus_spool_io_done(ngx_event_t *ev);
 static void ngx_evbus_spool_finish(ngx_evbus_spool_batch_t *b,
     ngx_err_t err);
+static void ngx_evbus_spool_retire(void);
+static void ngx_evbus_spool_sync_handler(ngx_event_t *ev);
+static void ngx_evbus_spool_drained(ngx_evbus_spool_file_t *f);
 static void ngx_evbus_spool_scan(void);
 static void ngx_evbus_spool_seal(void);
 static ngx_int_t ngx_evbus_spool_read(ngx_evbus_spool_file_t *f,
@@ -206,6 +241,203 @@ ngx_evbus_spool_conf(ngx_conf_t *cf, ngx_evbus_spool_conf_t **spool)
 }
 
 
+/*
+ * The workers write the spool as the user of the "user" directive (when
+ * the master runs as root; else as the master's user).  A missing
+ * directory is created for that user, mode 0700, as nginx does for its
+ * temporary paths; an existing one is never changed, only checked: owned
+ * by that user, rwx for it, writable by nobody else, and reachable (every
+ * parent searchable by it).  A "user" directive after the http block is
+ * not known yet here: the default user is checked then.
+ */
+
+char *
+ngx_evbus_spool_conf_check(ngx_conf_t *cf, ngx_evbus_spool_conf_t *conf)
+{
+    int               ngroups;
+    char             *user;
+    gid_t             groups[NGX_EVBUS_SPOOL_GROUPS];
+    u_char           *name, *parent, *p;
+    ngx_uid_t         uid;
+    ngx_gid_t         gid;
+    ngx_err_t         err;
+    struct group     *grp;
+    struct passwd    *pwd;
+    ngx_file_info_t   fi;
+    ngx_core_conf_t  *ccf;
+
+    /* "nginx -s quit" must work whatever became of the directory */
+
+    if (ngx_process == NGX_PROCESS_SIGNALLER) {
+        return NGX_CONF_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+    name = conf->path.data;
+
+    if (geteuid() != 0) {
+        uid = geteuid();
+        gid = getegid();
+        pwd = getpwuid(uid);
+        user = pwd ? pwd->pw_name : (char *) "(the current user)";
+
+    } else if (ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        uid = ccf->user;
+        gid = ccf->group;
+        user = ccf->username;
+
+    } else {
+
+        /* what the core module will choose; it reports a failure itself */
+
+        pwd = getpwnam(NGX_USER);
+        grp = getgrnam(NGX_GROUP);
+
+        if (pwd == NULL || grp == NULL) {
+            return NGX_CONF_OK;
+        }
+
+        uid = pwd->pw_uid;
+        gid = grp->gr_gid;
+        user = NGX_USER;
+    }
+
+    if (ngx_file_info(name, &fi) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+
+        if (err != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                          "evbus_spool: the directory \"%s\" cannot be used"
+                          " for the worker user \"%s\": " ngx_file_info_n
+                          " failed", name, user);
+            return NGX_CONF_ERROR;
+        }
+
+        /* missing parents as nginx creates them for temporary files */
+
+        parent = ngx_pnalloc(cf->temp_pool, conf->path.len + 1);
+        if (parent == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        (void) ngx_cpystrn(parent, name, conf->path.len + 1);
+        err = ngx_create_full_path(parent, 0755);
+
+        if (err || ngx_create_dir(name, 0700) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, err ? err : ngx_errno,
+                          "evbus_spool: the directory \"%s\" cannot be"
+                          " created for the worker user \"%s\"", name, user);
+            return NGX_CONF_ERROR;
+        }
+
+        if (geteuid() == 0 && chown((char *) name, uid, gid) == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                          "evbus_spool: chown(\"%s\", \"%s\") failed",
+                          name, user);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_file_info(name, &fi) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                          "evbus_spool: " ngx_file_info_n " \"%s\" failed",
+                          name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (!ngx_is_dir(&fi)) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "evbus_spool: \"%s\" is not a directory", name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (fi.st_uid != uid) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "evbus_spool: the directory \"%s\" is owned by uid %d,"
+                      " not by the worker user \"%s\" (uid %d)",
+                      name, (int) fi.st_uid, user, (int) uid);
+        return NGX_CONF_ERROR;
+    }
+
+    if (fi.st_mode & (S_IWGRP|S_IWOTH)) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "evbus_spool: the directory \"%s\" is writable by"
+                      " others than the worker user \"%s\" (mode 0%d%d%d)",
+                      name, user, (int) (fi.st_mode >> 6 & 7),
+                      (int) (fi.st_mode >> 3 & 7), (int) (fi.st_mode & 7));
+        return NGX_CONF_ERROR;
+    }
+
+    if ((fi.st_mode & S_IRWXU) != S_IRWXU) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "evbus_spool: the worker user \"%s\" cannot read, write"
+                      " and search the directory \"%s\" (mode 0%d%d%d)",
+                      user, name, (int) (fi.st_mode >> 6 & 7),
+                      (int) (fi.st_mode >> 3 & 7), (int) (fi.st_mode & 7));
+        return NGX_CONF_ERROR;
+    }
+
+    if (uid == 0) {
+        return NGX_CONF_OK;
+    }
+
+    ngroups = NGX_EVBUS_SPOOL_GROUPS;
+
+    if (getgrouplist(user, gid, groups, &ngroups) == -1) {
+        groups[0] = gid;
+        ngroups = 1;
+    }
+
+    /* every parent, as the worker user would walk it */
+
+    parent = ngx_pnalloc(cf->temp_pool, conf->path.len + 1);
+    if (parent == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = name + 1; *p; p++) {
+        if (*p != '/') {
+            continue;
+        }
+
+        (void) ngx_cpystrn(parent, name, p - name + 1);
+
+        if (ngx_file_info(parent, &fi) != NGX_FILE_ERROR
+            && !ngx_evbus_spool_searchable(&fi, uid, groups, ngroups))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "evbus_spool: the worker user \"%s\" cannot reach"
+                          " the directory \"%s\": \"%s\" is not searchable"
+                          " for it", user, name, parent);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_uint_t
+ngx_evbus_spool_searchable(ngx_file_info_t *fi, ngx_uid_t uid, gid_t *groups,
+    int ngroups)
+{
+    int  i;
+
+    if (fi->st_uid == uid) {
+        return (fi->st_mode & S_IXUSR) != 0;
+    }
+
+    for (i = 0; i < ngroups; i++) {
+        if (fi->st_gid == groups[i]) {
+            return (fi->st_mode & S_IXGRP) != 0;
+        }
+    }
+
+    return (fi->st_mode & S_IXOTH) != 0;
+}
+
+
 ngx_int_t
 ngx_evbus_spool_init_process(ngx_cycle_t *cycle, ngx_evbus_spool_conf_t *conf,
     ngx_evbus_spool_written_pt written)
@@ -220,15 +452,21 @@ ngx_evbus_spool_init_process(ngx_cycle_t *cycle, ngx_evbus_spool_conf_t *conf,
     ngx_evbus_spool.written = written;
     ngx_evbus_spool.filling = &ngx_evbus_spool.batches[0];
     ngx_evbus_spool.io.fd = NGX_INVALID_FILE;
+    ngx_evbus_spool.uid = geteuid();
 
-    if (ngx_create_dir(conf->path.data, 0700) == NGX_FILE_ERROR
-        && ngx_errno != NGX_EEXIST)
-    {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
-                      "evbus: " ngx_create_dir_n " \"%V\" failed, the spool"
-                      " is disabled", &conf->path);
-        return NGX_ERROR;
-    }
+    /*
+     * The directory was created and checked by the master (nginx -t); if
+     * it has gone since, spool writes fail (503) until it is back.
+     */
+
+    ngx_evbus_spool.done.handler = ngx_evbus_spool_io_done;
+    ngx_evbus_spool.done.data = &ngx_evbus_spool;
+    ngx_evbus_spool.done.log = cycle->log;
+
+    ngx_evbus_spool.sync.handler = ngx_evbus_spool_sync_handler;
+    ngx_evbus_spool.sync.data = &ngx_evbus_spool;
+    ngx_evbus_spool.sync.log = cycle->log;
+    ngx_evbus_spool.sync.cancelable = 1;
 
 #if (NGX_THREADS)
     conf->thread_pool = ngx_thread_pool_get(cycle, &ngx_evbus_spool_pool_name);
@@ -283,8 +521,11 @@ ngx_evbus_spool_open(u_char *name, size_t len, ngx_uint_t create)
 
     ngx_cpystrn(f->name, name, len + 1);
 
+    /* never through a symlink, never blocking on a planted fifo */
+
     fd = open((char *) f->name,
-              O_RDWR|O_APPEND|O_CLOEXEC|(create ? O_CREAT|O_EXCL : 0),
+              O_RDWR|O_APPEND|O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK
+              |(create ? O_CREAT|O_EXCL : 0),
               0600);
 
     if (fd == NGX_INVALID_FILE) {
@@ -292,8 +533,7 @@ ngx_evbus_spool_open(u_char *name, size_t len, ngx_uint_t create)
         /* another worker may have replayed and removed it since readdir() */
 
         if (create || ngx_errno != NGX_ENOENT) {
-            ngx_log_error(NGX_LOG_ALERT, ngx_evbus_spool.log, ngx_errno,
-                          "evbus: open(\"%s\") failed", f->name);
+            ngx_evbus_spool_error(ngx_errno, "open", f->name);
         }
 
         ngx_free(f);
@@ -321,9 +561,14 @@ ngx_evbus_spool_open(u_char *name, size_t len, ngx_uint_t create)
         return NULL;
     }
 
-    /* replayed and removed by its owner between our open() and flock() */
+    /*
+     * Replayed and removed by its owner between our open() and flock();
+     * or not a file of ours (swapped in since the scan looked at it).
+     */
 
-    if (fi.st_nlink == 0) {
+    if (fi.st_nlink == 0 || !ngx_is_file(&fi)
+        || fi.st_uid != ngx_evbus_spool.uid)
+    {
         (void) close(fd);
         ngx_free(f);
         return NULL;
@@ -334,6 +579,9 @@ ngx_evbus_spool_open(u_char *name, size_t len, ngx_uint_t create)
     f->offset = 0;
     f->size = ngx_file_size(&fi);
     f->mtime = ngx_file_mtime(&fi);
+    f->pending = 0;
+    f->draining = 0;
+    f->failed = 0;
 
     return f;
 }
@@ -342,9 +590,12 @@ ngx_evbus_spool_open(u_char *name, size_t len, ngx_uint_t create)
 static void
 ngx_evbus_spool_close(ngx_evbus_spool_file_t *f, ngx_uint_t remove)
 {
-    if (remove && ngx_delete_file(f->name) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_evbus_spool.log, ngx_errno,
-                      "evbus: " ngx_delete_file_n " \"%s\" failed", f->name);
+    /* ENOENT: the directory was removed under us */
+
+    if (remove && ngx_delete_file(f->name) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_evbus_spool_error(ngx_errno, "unlink", f->name);
     }
 
     if (close(f->fd) == -1) {
@@ -353,6 +604,62 @@ ngx_evbus_spool_close(ngx_evbus_spool_file_t *f, ngx_uint_t remove)
     }
 
     ngx_free(f);
+}
+
+
+/*
+ * Run-time trouble with the spool's files (a full disk, no fds left, the
+ * directory removed) comes with every event while it lasts: one line a
+ * second.
+ */
+
+static void
+ngx_evbus_spool_error(ngx_err_t err, const char *op, u_char *name)
+{
+    if (ngx_evbus_spool.err_logged == ngx_time()) {
+        ngx_evbus_spool.err_suppressed++;
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_CRIT, ngx_evbus_spool.log, err,
+                  "evbus: spool: %s(\"%s\") failed (%ui more spool errors"
+                  " not logged)", op, name, ngx_evbus_spool.err_suppressed);
+
+    ngx_evbus_spool.err_logged = ngx_time();
+    ngx_evbus_spool.err_suppressed = 0;
+}
+
+
+/* evbus-<pid>-<time>-<seq>.spool, as ngx_evbus_spool_activate() names */
+
+static ngx_uint_t
+ngx_evbus_spool_name_valid(u_char *name)
+{
+    ngx_uint_t  i, digits;
+
+    if (ngx_strncmp(name, "evbus-", 6) != 0) {
+        return 0;
+    }
+
+    name += 6;
+
+    for (i = 0; i < 3; i++) {
+        for (digits = 0; *name >= '0' && *name <= '9'; name++) {
+            digits++;
+        }
+
+        if (digits == 0 || digits > 20) {
+            return 0;
+        }
+
+        if (*name != (u_char) (i < 2 ? '-' : '.')) {
+            return 0;
+        }
+
+        name++;
+    }
+
+    return ngx_strcmp(name, "spool") == 0;
 }
 
 
@@ -399,9 +706,8 @@ ngx_evbus_spool_scan(void)
 
     dir = opendir((char *) ngx_evbus_spool.conf->path.data);
     if (dir == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_evbus_spool.log, ngx_errno,
-                      "evbus: opendir(\"%V\") failed",
-                      &ngx_evbus_spool.conf->path);
+        ngx_evbus_spool_error(ngx_errno, "opendir",
+                              ngx_evbus_spool.conf->path.data);
         return;
     }
 
@@ -410,9 +716,7 @@ ngx_evbus_spool_scan(void)
     while (n < sizeof(cand) / sizeof(cand[0])
            && (de = readdir(dir)) != NULL)
     {
-        len = ngx_strlen(de->d_name);
-
-        if (len < 7 || ngx_strcmp(de->d_name + len - 6, ".spool") != 0) {
+        if (!ngx_evbus_spool_name_valid((u_char *) de->d_name)) {
             continue;
         }
 
@@ -429,7 +733,20 @@ ngx_evbus_spool_scan(void)
             continue;
         }
 
-        if (ngx_file_info(c->name, &fi) == NGX_FILE_ERROR) {
+        if (ngx_link_info(c->name, &fi) == NGX_FILE_ERROR) {
+            continue;
+        }
+
+        /* only what a worker of ours wrote: no symlink, no other owner */
+
+        if (!ngx_is_file(&fi) || fi.st_uid != ngx_evbus_spool.uid) {
+            if (ngx_evbus_spool.skip_logged + 60 <= ngx_time()) {
+                ngx_log_error(NGX_LOG_WARN, ngx_evbus_spool.log, 0,
+                              "evbus: \"%s\" is not a regular file of the"
+                              " worker user, not replayed", c->name);
+                ngx_evbus_spool.skip_logged = ngx_time();
+            }
+
             continue;
         }
 
@@ -491,7 +808,14 @@ ngx_evbus_spool_write(ngx_evbus_msg_t *msg, void *data, ngx_uint_t index)
 
     if (ngx_evbus_spool.exiting) {
 
-        /* the event loop is gone and nobody waits: write at once */
+        /*
+         * The event loop is gone and nobody waits.  A record replayed from
+         * a file stays in that file, which is kept: it is not copied here.
+         */
+
+        if (data) {
+            return NGX_DECLINED;
+        }
 
         if (ngx_evbus_spool_activate() != NGX_OK) {
             return NGX_ERROR;
@@ -507,9 +831,14 @@ ngx_evbus_spool_write(ngx_evbus_msg_t *msg, void *data, ngx_uint_t index)
         ngx_free(tmp.data);
 
         if (n != (ssize_t) tmp.len) {
-            ngx_log_error(NGX_LOG_ALERT, ngx_evbus_spool.log, ngx_errno,
-                          "evbus: write to \"%s\" failed",
-                          ngx_evbus_spool.active->name);
+            ngx_evbus_spool_error(ngx_errno, "write",
+                                  ngx_evbus_spool.active->name);
+
+            if (n > 0) {
+                (void) ftruncate(ngx_evbus_spool.active->fd,
+                                 ngx_evbus_spool.active->size);
+            }
+
             return NGX_ERROR;
         }
 
@@ -522,33 +851,42 @@ ngx_evbus_spool_write(ngx_evbus_msg_t *msg, void *data, ngx_uint_t index)
         return NGX_OK;
     }
 
+    /*
+     * A write that cannot even start fails here, and keeps nothing of
+     * "data": outcomes are only ever reported from the event loop, after
+     * the caller has returned (it owns "data" until then).
+     */
+
+    if (ngx_evbus_spool_activate() != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     b = ngx_evbus_spool.filling;
+
+    if (data && b->nwaiters == b->nalloc) {
+        n = b->nalloc ? b->nalloc * 2 : 64;
+
+        w = ngx_alloc(n * sizeof(ngx_evbus_spool_waiter_t),
+                      ngx_evbus_spool.log);
+        if (w == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (b->waiters) {
+            ngx_memcpy(w, b->waiters,
+                       b->nwaiters * sizeof(ngx_evbus_spool_waiter_t));
+            ngx_free(b->waiters);
+        }
+
+        b->waiters = w;
+        b->nalloc = n;
+    }
 
     if (ngx_evbus_spool_append(b, msg) != NGX_OK) {
         return NGX_ERROR;
     }
 
     if (data) {
-        if (b->nwaiters == b->nalloc) {
-            b->nalloc = b->nalloc ? b->nalloc * 2 : 64;
-
-            w = ngx_alloc(b->nalloc * sizeof(ngx_evbus_spool_waiter_t),
-                          ngx_evbus_spool.log);
-            if (w == NULL) {
-                b->len -= len;
-                b->nrecords--;
-                return NGX_ERROR;
-            }
-
-            if (b->waiters) {
-                ngx_memcpy(w, b->waiters,
-                           b->nwaiters * sizeof(ngx_evbus_spool_waiter_t));
-                ngx_free(b->waiters);
-            }
-
-            b->waiters = w;
-        }
-
         b->waiters[b->nwaiters].data = data;
         b->waiters[b->nwaiters].index = index;
         b->nwaiters++;
@@ -643,16 +981,21 @@ ngx_evbus_spool_activate(void)
     }
 
     ngx_evbus_spool.active = f;
+    ngx_evbus_spool.dirty = 0;
 
     return NGX_OK;
 }
 
 
-/* writes the filling batch in a thread, or at once without threads */
+/*
+ * Writes the filling batch in a thread, or at once without threads; its
+ * outcome comes through ngx_evbus_spool_io_done() from the event loop.
+ */
 
 static void
 ngx_evbus_spool_start(void)
 {
+    ngx_evbus_spool_io_t     *io;
     ngx_evbus_spool_batch_t  *b;
 
     b = ngx_evbus_spool.filling;
@@ -670,25 +1013,39 @@ ngx_evbus_spool_start(void)
                               ? &ngx_evbus_spool.batches[1]
                               : &ngx_evbus_spool.batches[0];
 
-    ngx_evbus_spool.io.fd = ngx_evbus_spool.active->fd;
-    ngx_evbus_spool.io.batch = b;
-    ngx_evbus_spool.io.err = 0;
-    ngx_evbus_spool.io.done = 0;
+    io = &ngx_evbus_spool.io;
 
     switch (ngx_evbus_spool.conf->fsync) {
 
     case NGX_EVBUS_FSYNC_ALWAYS:
-        ngx_evbus_spool.io.fsync = 1;
+        io->fsync = 1;
         break;
 
     case NGX_EVBUS_FSYNC_BATCH:
-        ngx_evbus_spool.io.fsync = (ngx_current_msec - ngx_evbus_spool.synced
-                                    >= 1000);
+        io->fsync = (ngx_current_msec - ngx_evbus_spool.synced >= 1000);
         break;
 
     default:
-        ngx_evbus_spool.io.fsync = 0;
+        io->fsync = 0;
     }
+
+    ngx_evbus_spool_post(b);
+}
+
+
+static void
+ngx_evbus_spool_post(ngx_evbus_spool_batch_t *b)
+{
+    ngx_evbus_spool_io_t  *io;
+
+    io = &ngx_evbus_spool.io;
+
+    io->fd = ngx_evbus_spool.active->fd;
+    io->batch = b;
+    io->size = ngx_evbus_spool.active->size;
+    io->err = 0;
+    io->gone = 0;
+    io->done = 0;
 
     ngx_evbus_spool.busy = 1;
 
@@ -702,8 +1059,8 @@ ngx_evbus_spool_start(void)
     }
 #endif
 
-    ngx_evbus_spool_io(&ngx_evbus_spool.io, ngx_evbus_spool.log);
-    ngx_evbus_spool_io_done(NULL);
+    ngx_evbus_spool_io(io, ngx_evbus_spool.log);
+    ngx_post_event(&ngx_evbus_spool.done, &ngx_posted_events);
 }
 
 
@@ -714,12 +1071,13 @@ ngx_evbus_spool_io(void *data, ngx_log_t *log)
 {
     ngx_evbus_spool_io_t *io = data;
 
-    u_char   *p;
-    size_t    left;
-    ssize_t   n;
+    u_char           *p;
+    size_t            left;
+    ssize_t           n;
+    ngx_file_info_t   fi;
 
-    p = io->batch->data;
-    left = io->batch->len;
+    p = io->batch ? io->batch->data : NULL;
+    left = io->batch ? io->batch->len : 0;
 
     while (left) {
         n = write(io->fd, p, left);
@@ -741,6 +1099,21 @@ ngx_evbus_spool_io(void *data, ngx_log_t *log)
         io->err = ngx_errno;
     }
 
+    /* a write to a file removed with its directory reaches nobody */
+
+    if (io->err == 0 && io->batch && ngx_fd_info(io->fd, &fi) != -1
+        && fi.st_nlink == 0)
+    {
+        io->err = NGX_ENOENT;
+        io->gone = 1;
+    }
+
+    /* no torn record before the next batch: cut back what was written */
+
+    if (io->err && io->batch) {
+        (void) ftruncate(io->fd, io->size);
+    }
+
     ngx_memory_barrier();
     io->done = 1;
 }
@@ -749,38 +1122,59 @@ ngx_evbus_spool_io(void *data, ngx_log_t *log)
 static void
 ngx_evbus_spool_io_done(ngx_event_t *ev)
 {
+    ngx_msec_t                delay;
     ngx_evbus_spool_io_t     *io;
     ngx_evbus_spool_batch_t  *b;
 
     io = &ngx_evbus_spool.io;
+
+    if (!ngx_evbus_spool.busy) {
+        return;
+    }
+
     b = io->batch;
 
     ngx_evbus_spool.busy = 0;
     io->batch = NULL;
 
-    if (b == NULL) {
-        return;
-    }
-
     if (io->err) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_evbus_spool.log, io->err,
-                      "evbus: write to \"%s\" failed",
-                      ngx_evbus_spool.active->name);
+        ngx_evbus_spool_error(io->err, b ? "write" : "fdatasync",
+                              ngx_evbus_spool.active->name);
+
+        if (io->gone) {
+            ngx_evbus_spool_retire();
+        }
 
     } else {
-        ngx_evbus_spool.active->size += b->len;
-        ngx_evbus_spool.total += b->len;
+        if (b) {
+            ngx_evbus_spool.active->size += b->len;
+            ngx_evbus_spool.total += b->len;
+        }
 
         if (io->fsync) {
             ngx_evbus_spool.synced = ngx_current_msec;
             ngx_evbus_spool.dirty = 0;
 
-        } else {
+        } else if (b) {
             ngx_evbus_spool.dirty = 1;
         }
     }
 
-    ngx_evbus_spool_finish(b, io->err);
+    /* fsync=batch: the tail of a burst is synced within a second too */
+
+    if (ngx_evbus_spool.dirty
+        && ngx_evbus_spool.conf->fsync == NGX_EVBUS_FSYNC_BATCH
+        && !ngx_evbus_spool.sync.timer_set
+        && !ngx_evbus_spool.exiting)
+    {
+        delay = ngx_current_msec - ngx_evbus_spool.synced;
+        delay = (delay < 1000) ? 1000 - delay : 1;
+        ngx_add_timer(&ngx_evbus_spool.sync, delay);
+    }
+
+    if (b) {
+        ngx_evbus_spool_finish(b, io->err);
+    }
 
     if (!ngx_evbus_spool.exiting) {
         ngx_evbus_spool_start();
@@ -805,6 +1199,54 @@ ngx_evbus_spool_finish(ngx_evbus_spool_batch_t *b, ngx_err_t err)
 
 
 /*
+ * The active file was removed (with its directory): what it held before
+ * is replayed by this worker through the descriptor, if it lives long
+ * enough; new records need a new file.
+ */
+
+static void
+ngx_evbus_spool_retire(void)
+{
+    ngx_evbus_spool_file_t  *f, **last;
+
+    f = ngx_evbus_spool.active;
+    ngx_evbus_spool.active = NULL;
+    ngx_evbus_spool.dirty = 0;
+
+    if (f->size == 0) {
+        ngx_evbus_spool_close(f, 0);
+        return;
+    }
+
+    for (last = &ngx_evbus_spool.replay; *last; last = &(*last)->next) {
+        /* void */
+    }
+
+    *last = f;
+}
+
+
+static void
+ngx_evbus_spool_sync_handler(ngx_event_t *ev)
+{
+    if (ngx_exiting || ngx_terminate || ngx_evbus_spool.exiting
+        || !ngx_evbus_spool.dirty || ngx_evbus_spool.active == NULL)
+    {
+        return;
+    }
+
+    /* a write in flight: its completion arms the timer again */
+
+    if (ngx_evbus_spool.busy) {
+        return;
+    }
+
+    ngx_evbus_spool.io.fsync = 1;
+    ngx_evbus_spool_post(NULL);
+}
+
+
+/*
  * Once Kafka takes messages again the active file is closed for writing
  * and joins the files to replay; new spooled events go to a new file.
  */
@@ -816,8 +1258,12 @@ ngx_evbus_spool_seal(void)
 
     f = ngx_evbus_spool.active;
 
+    /* with fsync, only what is on the disk leaves the active file */
+
     if (f == NULL || f->size == 0 || ngx_evbus_spool.busy
-        || ngx_evbus_spool.filling->len)
+        || ngx_evbus_spool.filling->len
+        || (ngx_evbus_spool.dirty
+            && ngx_evbus_spool.conf->fsync != NGX_EVBUS_FSYNC_OFF))
     {
         return;
     }
@@ -873,12 +1319,84 @@ ngx_evbus_spool_replay(ngx_evbus_spool_read_pt handler)
             return 1;
         }
 
+        /*
+         * Every record is in librdkafka's queue, none need be in Kafka:
+         * the file stays until each has had its outcome.
+         */
+
         ngx_evbus_spool.replay = f->next;
-        ngx_evbus_spool.total -= f->size;
-        ngx_evbus_spool_close(f, 1);
+
+        f->draining = 1;
+        f->next = ngx_evbus_spool.draining;
+        ngx_evbus_spool.draining = f;
+
+        ngx_evbus_spool_drained(f);
     }
 
     return ngx_evbus_spool.replay != NULL;
+}
+
+
+void
+ngx_evbus_spool_replayed(void *file, ngx_uint_t ok)
+{
+    ngx_evbus_spool_file_t  *f = file;
+
+    /* the files are closed once the producer has stopped */
+
+    if (ngx_evbus_spool.conf == NULL) {
+        return;
+    }
+
+    f->pending--;
+
+    if (!ok) {
+        f->failed = 1;
+    }
+
+    if (f->draining) {
+        ngx_evbus_spool_drained(f);
+    }
+}
+
+
+static void
+ngx_evbus_spool_drained(ngx_evbus_spool_file_t *f)
+{
+    ngx_evbus_spool_file_t  **fp, **last;
+
+    if (f->pending) {
+        return;
+    }
+
+    for (fp = &ngx_evbus_spool.draining; *fp != f; fp = &(*fp)->next) {
+        /* void */
+    }
+
+    *fp = f->next;
+    f->next = NULL;
+    f->draining = 0;
+
+    if (!f->failed) {
+        ngx_evbus_spool.total -= f->size;
+        ngx_evbus_spool_close(f, 1);
+        return;
+    }
+
+    /* duplicates of the records that did arrive, but nothing lost */
+
+    ngx_log_error(NGX_LOG_WARN, ngx_evbus_spool.log, 0,
+                  "evbus: some records of \"%s\" were neither delivered nor"
+                  " spooled again, the file is replayed again", f->name);
+
+    f->failed = 0;
+    f->offset = 0;
+
+    for (last = &ngx_evbus_spool.replay; *last; last = &(*last)->next) {
+        /* void */
+    }
+
+    *last = f;
 }
 
 
@@ -917,7 +1435,7 @@ ngx_evbus_spool_read(ngx_evbus_spool_file_t *f, ngx_uint_t *budget,
 
         n = pread(f->fd, ngx_evbus_spool.rbuf, size, f->offset);
         if (n <= 0) {
-            ngx_log_error(NGX_LOG_ALERT, ngx_evbus_spool.log, ngx_errno,
+            ngx_log_error(NGX_LOG_CRIT, ngx_evbus_spool.log, ngx_errno,
                           "evbus: pread(\"%s\") failed", f->name);
             f->offset = f->size;
             return NGX_OK;
@@ -961,7 +1479,16 @@ ngx_evbus_spool_read(ngx_evbus_spool_file_t *f, ngx_uint_t *budget,
 
             msg.timestamp = rec.timestamp;
 
-            if (handler(&msg) == NGX_AGAIN) {
+            /* the outcome may not come before the handler has returned */
+
+            f->pending++;
+            rc = handler(&msg, f);
+
+            if (rc != NGX_OK) {
+                f->pending--;
+            }
+
+            if (rc == NGX_AGAIN) {
                 return NGX_AGAIN;
             }
 
@@ -1025,6 +1552,14 @@ ngx_evbus_spool_exit_begin(ngx_cycle_t *cycle)
 
     io = &ngx_evbus_spool.io;
 
+    if (ngx_evbus_spool.done.posted) {
+        ngx_delete_posted_event(&ngx_evbus_spool.done);
+    }
+
+    if (ngx_evbus_spool.sync.timer_set) {
+        ngx_del_timer(&ngx_evbus_spool.sync);
+    }
+
     /* the thread pool has been destroyed: a posted write has completed */
 
     if (ngx_evbus_spool.busy && io->done) {
@@ -1034,15 +1569,20 @@ ngx_evbus_spool_exit_begin(ngx_cycle_t *cycle)
     b = ngx_evbus_spool.filling;
 
     if (b->len && !ngx_evbus_spool.busy) {
-        io->batch = b;
 
         if (ngx_evbus_spool_activate() == NGX_OK) {
             io->fd = ngx_evbus_spool.active->fd;
+            io->batch = b;
+            io->size = ngx_evbus_spool.active->size;
             io->fsync = 0;
             io->err = 0;
+            io->gone = 0;
             ngx_evbus_spool_io(io, cycle->log);
             ngx_evbus_spool.busy = 1;
             ngx_evbus_spool_io_done(NULL);
+
+        } else {
+            ngx_evbus_spool_finish(b, EIO);
         }
     }
 }
@@ -1084,6 +1624,14 @@ ngx_evbus_spool_exit_process(ngx_cycle_t *cycle)
         ngx_evbus_spool.replay = f->next;
 
         /* partly replayed files are replayed again whole: duplicates */
+        ngx_evbus_spool_close(f, 0);
+    }
+
+    while (ngx_evbus_spool.draining) {
+        f = ngx_evbus_spool.draining;
+        ngx_evbus_spool.draining = f->next;
+
+        /* some outcomes never came: replayed again whole */
         ngx_evbus_spool_close(f, 0);
     }
 

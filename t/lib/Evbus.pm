@@ -249,6 +249,7 @@ sub topic {
 #   workers   => N           worker_processes (2)
 #   no_module => 1           no load_module line
 #   servers   => text        extra server blocks
+#   user      => 'u g'       the workers' user when run as root (root root)
 sub conf {
     my ($self, %o) = @_;
 
@@ -263,7 +264,7 @@ sub conf {
 
     my $conf = '';
     $conf .= "load_module " . module_path() . ";\n" unless $o{no_module};
-    $conf .= "user root root;\n" if $> == 0;
+    $conf .= 'user ' . ($o{user} || 'root root') . ";\n" if $> == 0;
     $conf .= <<"EOF";
 daemon on;
 master_process on;
