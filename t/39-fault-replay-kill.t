@@ -23,7 +23,7 @@ use EvbusFault qw(wait_for);
 my $t0 = time();
 
 my $k = EvbusFault->broker('rkill')
-    or plan skip_all => 'cannot run a private Kafka broker (java, kcat, jars)';
+    or Evbus::missing('cannot run a private Kafka broker (java, kcat, jars)');
 
 my $t = Evbus->new('replay-kill');
 

@@ -26,17 +26,17 @@ use IO::Socket::INET;
 use IO::Select;
 use Evbus qw(free_port json_decode);
 
-plan skip_all => 'needs root (workers run as nobody)' unless $> == 0;
+$> == 0 or Evbus::missing('needs root (workers run as nobody)');
 eval { require Compress::Zlib; 1 }
-    or plan skip_all => 'Compress::Zlib is missing';
+    or Evbus::missing('Compress::Zlib is missing');
 
 my $t = Evbus->new('spool-hardening')->need_kafka;
 my $dir = $t->dir;
 my $topic = $t->topic;
 my $spool = "$dir/spool";
 my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
-defined $uid or plan skip_all => 'no user nobody';
-getgrnam('nogroup') or plan skip_all => 'no group nogroup';
+defined $uid or Evbus::missing('no user nobody');
+getgrnam('nogroup') or Evbus::missing('no group nogroup');
 
 my @user = (user => 'nobody nogroup');
 my $down = '127.0.0.1:' . free_port();

@@ -16,7 +16,7 @@ use Evbus;
 use EvbusFault qw(wait_for);
 
 my $k = EvbusFault->broker('health')
-    or plan skip_all => 'cannot run a private Kafka broker (java, kcat, jars)';
+    or Evbus::missing('cannot run a private Kafka broker (java, kcat, jars)');
 
 $k->start or BAIL_OUT('private broker did not start: ' . $k->log_tail);
 
