@@ -18,7 +18,7 @@ if [ "${EVBUS_NGX_CONF_FLAGS:-0}" = 1 ]; then
     . "$ngx_src/conf_flags"
     conf_flags=("${NGX_CONF_FLAGS[@]}")
 fi
-stamp="$cc_opt|$ld_opt|${conf_flags[*]}"
+stamp="$ngx_src|$cc_opt|$ld_opt|${conf_flags[*]}"
 
 if [ ! -f "$tree/.configured" ] || [ "$top/config" -nt "$tree/.configured" ] \
    || [ "$(cat "$tree/.configured")" != "$stamp" ]
