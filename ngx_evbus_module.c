@@ -18,6 +18,7 @@
 #include "ngx_evbus_schema_conf.h"
 #include "ngx_evbus_health.h"
 #include "ngx_evbus_observe.h"
+#include "ngx_evbus_overload.h"
 
 #include <librdkafka/rdkafka.h>
 #include <yajl/yajl_version.h>
@@ -227,6 +228,20 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       offsetof(ngx_http_evbus_loc_conf_t, dead_letter_topic),
       NULL },
 
+    { ngx_string("evbus_priority"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, priority),
+      NULL },
+
+    { ngx_string("evbus_shed"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_evbus_shed,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -404,6 +419,8 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
     elcf->schemas = NGX_CONF_UNSET_PTR;
     elcf->schema_default_version = NGX_CONF_UNSET;
     elcf->unknown_types = NGX_CONF_UNSET_UINT;
+    elcf->priority = NGX_CONF_UNSET_PTR;
+    elcf->shed[0] = NGX_CONF_UNSET_UINT;
 
     return elcf;
 }
@@ -443,6 +460,10 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->max_event_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"evbus_max_event_size\" must not be zero");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_evbus_overload_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -75,6 +75,7 @@ ngx_int_t ngx_evbus_kafka_produce(ngx_evbus_msg_t *msg, void *data,
 ngx_int_t ngx_evbus_kafka_available(void);
 ngx_uint_t ngx_evbus_kafka_queued(void);
 ngx_uint_t ngx_evbus_kafka_queue_max(void);
+ngx_uint_t ngx_evbus_kafka_fill(void);
 ngx_uint_t ngx_evbus_kafka_retry_after(void);
 const char *ngx_evbus_kafka_err2str(int err);
 ngx_uint_t ngx_evbus_topic_valid(ngx_str_t *name, const char **err);

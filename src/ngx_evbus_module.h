@@ -54,6 +54,9 @@ typedef struct {
     ngx_int_t                   schema_default_version;
     ngx_uint_t                  unknown_types;
     ngx_str_t                   dead_letter_topic;
+
+    ngx_http_complex_value_t   *priority;       /* NULL: nothing is shed */
+    ngx_uint_t                  shed[3];        /* % full: low, normal, high */
 } ngx_http_evbus_loc_conf_t;
 
 

@@ -30,6 +30,8 @@ typedef struct {
     ngx_str_t           traceparent;      /* W3C, validated; may be empty */
     ngx_str_t           tracestate;
     int64_t             timestamp;        /* ms */
+    ngx_uint_t          priority;         /* new events only */
+    ngx_uint_t          shed_above;       /* % full; new events only */
 } ngx_evbus_msg_t;
 
 
