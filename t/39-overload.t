@@ -204,6 +204,51 @@ is(end_offsets($bootstraps, $topic), scalar(keys %$want),
 ok($t->stop, 'nginx stopped in time');
 EvbusFault::check_error_log($t);
 
+# bytes: a queue of few but large events is full by its bytes
+my $t2 = Evbus->new('overload-bytes');
+$t2->start_ok(brokers => $bootstraps, workers => 1,
+    properties => [['linger.ms', 5], ['message.timeout.ms', 120000],
+                   ['queue.buffering.max.messages', 100000],
+                   ['queue.buffering.max.kbytes', 64]],
+    http => ["evbus_topic $topic;", 'evbus_unavailable_after 120s;'],
+    locations => "location = /e { evbus; evbus_priority low; }");
+
+($st) = $t2->post('/e', body(['impression', 'bwarm-1']));
+is($st, 202, 'bytes: warm-up event accepted');
+$got = EvbusFault::topic_keys($bootstraps, $topic, { 'bwarm-1' => 1 }, 20);
+ok($got->{'bwarm-1'}, 'bytes: warm-up event in Kafka');
+is(mock('down 1'), 'ok', 'mock broker down again');
+
+my $pad = 'x' x 1000;
+my (%badmitted, $bshed, $berr);
+for my $i (1 .. 100) {
+    ($st, $h, $j) = $t2->post('/e',
+        qq{[{"event_type":"impression","event_id":"big-$i","p":"$pad"}]});
+    if ($st == 202) {
+        $badmitted{"big-$i"} = 1;
+        next;
+    }
+    ($bshed, $berr) = ($i, ref $j eq 'HASH' && $j->{errors}
+        ? $j->{errors}[0]{error} : "$st");
+    last;
+}
+# 64 KiB, events of about 1.3 KB: half of it is about 25 events
+ok($bshed && $bshed > 15 && $bshed < 40,
+    'bytes: low events shed at half of queue.buffering.max.kbytes, after '
+    . ($bshed // 'none'));
+like($berr // '', qr/^shed: queue 5\d% full, priority low$/,
+    'bytes: the fill counts bytes (messages alone: under 1%)');
+
+is(mock('up 1'), 'ok', 'mock broker up again');
+$want = { %badmitted, 'bwarm-1' => 1 };
+$got = EvbusFault::topic_keys($bootstraps, $topic, $want, 60);
+@missing = grep { !$got->{$_} } sort keys %$want;
+is(scalar(@missing), 0, 'bytes: every admitted event is in Kafka')
+    or diag("missing: @missing");
+ok(!$got->{"big-$bshed"}, 'bytes: the shed one is not') if $bshed;
+ok($t2->stop, 'nginx stopped in time');
+EvbusFault::check_error_log($t2);
+
 note(sprintf 'run time %.0fs', time() - $t0);
 done_testing();
 
