@@ -21,7 +21,7 @@
 
 OVL_BATCH=${OVL_BATCH:-200}
 OVL_QMAX=${OVL_QMAX:-5000}
-declare -A OV
+declare -gA OV
 
 # the mock cluster, a coprocess: commands on its stdin, "ok" on its stdout
 mock_cmd() {
