@@ -22,6 +22,7 @@
 #include "ngx_evbus_cors.h"
 #include "ngx_evbus_write_key.h"
 #include "ngx_evbus_metadata.h"
+#include "ngx_evbus_overload.h"
 
 #include <librdkafka/rdkafka.h>
 #include <yajl/yajl_version.h>
@@ -279,6 +280,20 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       offsetof(ngx_http_evbus_loc_conf_t, metadata),
       NULL },
 
+    { ngx_string("evbus_priority"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, priority),
+      NULL },
+
+    { ngx_string("evbus_shed"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_evbus_shed,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -472,6 +487,8 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
     elcf->max_inflated_size = NGX_CONF_UNSET_SIZE;
     elcf->write_keys = NGX_CONF_UNSET_PTR;
     elcf->metadata = NGX_CONF_UNSET_PTR;
+    elcf->priority = NGX_CONF_UNSET_PTR;
+    elcf->shed[0] = NGX_CONF_UNSET_UINT;
 
     return elcf;
 }
@@ -517,6 +534,10 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->max_event_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"evbus_max_event_size\" must not be zero");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_evbus_overload_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 

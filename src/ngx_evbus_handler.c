@@ -26,6 +26,7 @@
 #include "ngx_evbus_write_key.h"
 #include "ngx_evbus_metadata.h"
 #include "ngx_evbus_clock.h"
+#include "ngx_evbus_overload.h"
 
 
 #define NGX_EVBUS_FILE_CHUNK        65536
@@ -646,7 +647,9 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
         ev = &ctx->events[i];
 
         if (ev->error) {
-            if (ctx->queued[i] == NGX_HTTP_EVBUS_UNQUEUED) {
+            if (ctx->queued[i] == NGX_HTTP_EVBUS_UNQUEUED
+                || ctx->queued[i] == NGX_HTTP_EVBUS_SHED)
+            {
                 unavailable++;
             }
 
@@ -720,6 +723,11 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     } else if (ctx->accepted) {
         status = (ack == NGX_EVBUS_ACK_KAFKA) ? NGX_HTTP_OK
                                               : NGX_HTTP_ACCEPTED;
+
+    } else if (unavailable && unavailable == ctx->shed) {
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        error = "every event was shed: Kafka's queue is too full for their"
+                " priority, retry later";
 
     } else if (unavailable) {
         status = NGX_HTTP_SERVICE_UNAVAILABLE;
@@ -1097,6 +1105,8 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     msg.traceparent = ctx->traceparent;
     msg.tracestate = ctx->tracestate;
 
+    ngx_http_evbus_overload_priority(r, elcf, &msg);
+
     rc = ngx_evbus_outbox_send(&msg, elcf->ack == NGX_EVBUS_ACK_KAFKA,
                                &ctx->wait, ctx->nevents, index,
                                r->connection->log, &err);
@@ -1109,6 +1119,27 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     if (rc == NGX_AGAIN) {
         ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
         return NGX_OK;
+    }
+
+    if (rc == NGX_EVBUS_SHED) {
+        ctx->queued[index] = NGX_HTTP_EVBUS_SHED;
+        ctx->shed++;
+        ev->error_kind = "shed";
+
+        len = ngx_strlen(err) + 1;
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            ev->error = "shed";
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, err, len);
+        ev->error = (char *) p;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "evbus: event to \"%V\" %s", &msg.topic, err);
+        return NGX_ERROR;
     }
 
     if (rc == NGX_BUSY) {

@@ -61,6 +61,8 @@ typedef struct {
     size_t                      max_inflated_size;
     ngx_array_t                *write_keys;     /* of the write_key room */
     void                       *metadata;       /* evbus_metadata */
+    ngx_http_complex_value_t   *priority;       /* NULL: nothing is shed */
+    ngx_uint_t                  shed[3];        /* % full: low, normal, high */
 } ngx_http_evbus_loc_conf_t;
 
 
