@@ -30,16 +30,16 @@ use EvbusFault qw(wait_for);
 my $t0 = time();
 
 my $t = Evbus->new('overload');
-plan skip_all => 'kcat is not installed' unless `which kcat` =~ /kcat/;
+`which kcat` =~ /kcat/ or Evbus::missing('kcat is not installed');
 
 my $bin = $t->dir . '/mock-cluster';
 my $out = `'$FindBin::Bin/../tools/mock-cluster/build.sh' '$bin' 2>&1`;
-plan skip_all => "cannot build tools/mock-cluster (librdkafka-dev?): $out"
+Evbus::missing("cannot build tools/mock-cluster (librdkafka-dev?): $out")
     if $?;
 
 my $topic = $t->topic;
 my $mpid = open2(my $from, my $to, $bin, 1, $topic, 4)
-    or plan skip_all => 'cannot run the mock cluster';
+    or Evbus::missing('cannot run the mock cluster');
 my $line = <$from> // '';
 my ($bootstraps) = $line =~ /^bootstraps (\S+)/
     or BAIL_OUT("mock cluster said: $line");
