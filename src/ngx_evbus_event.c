@@ -78,6 +78,7 @@ struct ngx_evbus_parser_s {
     void                       *alloc_ctx;
     yajl_handle                 yajl;
 
+    /* formatted when first needed: vsnprintf costs ~800 instructions */
     const char                 *err_size;
     const char                 *err_depth;
 
@@ -122,6 +123,8 @@ static yajl_handle ngx_evbus_yajl_new(ngx_evbus_parser_t *p);
 static char *ngx_evbus_yajl_reason(ngx_evbus_parser_t *p, int body,
     size_t at);
 static char *ngx_evbus_printf(ngx_evbus_parser_t *p, const char *fmt, ...);
+static const char *ngx_evbus_err_size(ngx_evbus_parser_t *p);
+static const char *ngx_evbus_err_depth(ngx_evbus_parser_t *p);
 static int ngx_evbus_bom(ngx_evbus_parser_t *p, const unsigned char **data,
     size_t *len);
 static int ngx_evbus_bom_release(ngx_evbus_parser_t *p);
@@ -272,16 +275,6 @@ ngx_evbus_parser_create(int format, const ngx_evbus_limits_t *limits,
     p->enrich = enrich;
     p->alloc = alloc;
     p->alloc_ctx = alloc_ctx;
-
-    p->err_size = ngx_evbus_printf(p,
-                      "event is larger than evbus_max_event_size (%zu bytes)",
-                      limits->max_event_size);
-    p->err_depth = ngx_evbus_printf(p, "event nests deeper than %zu levels",
-                                    limits->max_depth);
-
-    if (p->err_size == NULL || p->err_depth == NULL) {
-        return NULL;
-    }
 
     p->yajl = ngx_evbus_yajl_new(p);
     if (p->yajl == NULL) {
@@ -477,6 +470,40 @@ ngx_evbus_printf(ngx_evbus_parser_t *p, const char *fmt, ...)
     va_end(args);
 
     return s;
+}
+
+
+static const char *
+ngx_evbus_err_size(ngx_evbus_parser_t *p)
+{
+    if (p->err_size == NULL) {
+        p->err_size = ngx_evbus_printf(p,
+                          "event is larger than evbus_max_event_size"
+                          " (%zu bytes)", p->limits.max_event_size);
+
+        if (p->err_size == NULL) {
+            p->err_size = "event is larger than evbus_max_event_size";
+        }
+    }
+
+    return p->err_size;
+}
+
+
+static const char *
+ngx_evbus_err_depth(ngx_evbus_parser_t *p)
+{
+    if (p->err_depth == NULL) {
+        p->err_depth = ngx_evbus_printf(p,
+                           "event nests deeper than %zu levels",
+                           p->limits.max_depth);
+
+        if (p->err_depth == NULL) {
+            p->err_depth = "event nests too deep";
+        }
+    }
+
+    return p->err_depth;
 }
 
 
@@ -1082,7 +1109,8 @@ ngx_evbus_open(ngx_evbus_parser_t *p, int kind)
     p->nest++;
 
     if (p->cur.active && p->nest - p->level > p->limits.max_depth) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "depth", "", p->err_depth);
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "depth", "",
+                       ngx_evbus_err_depth(p));
     }
 
     return 1;
@@ -1547,7 +1575,8 @@ ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end)
     len = end - p->cur.start;
 
     if (len > p->limits.max_event_size) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_SIZE, "too_large", "", p->err_size);
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_SIZE, "too_large", "",
+                       ngx_evbus_err_size(p));
         return ngx_evbus_raw_head(p, ev);
     }
 

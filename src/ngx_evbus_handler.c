@@ -32,6 +32,8 @@ static int ngx_http_evbus_handler_feed(ngx_http_request_t *r,
     ngx_evbus_parser_t *parser);
 static ngx_int_t ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
+static ngx_http_variable_value_t *ngx_http_evbus_handler_request_id(
+    ngx_http_request_t *r, ngx_int_t index, int64_t now);
 static void ngx_http_evbus_handler_produce(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx, ngx_evbus_event_t *ev, size_t index,
     ngx_str_t *timestamp, int64_t now);
@@ -617,28 +619,42 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
 
     ngx_str_t  null = ngx_string("null");
 
+    static time_t      ts_sec;
+    static ngx_msec_t  ts_msec;
+    static u_char      ts[NGX_EVBUS_TIMESTAMP_LEN];
+
     tp = ngx_timeofday();
-    ngx_gmtime(tp->sec, &tm);
+
+    /* formatted once per millisecond */
+
+    if (tp->sec != ts_sec || tp->msec != ts_msec) {
+        ngx_gmtime(tp->sec, &tm);
+
+        (void) ngx_sprintf(ts, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                           tp->msec);
+        ts_sec = tp->sec;
+        ts_msec = tp->msec;
+    }
 
     timestamp->data = ngx_pnalloc(r->pool, NGX_EVBUS_TIMESTAMP_LEN);
     if (timestamp->data == NULL) {
         return NGX_ERROR;
     }
 
-    timestamp->len = ngx_sprintf(timestamp->data,
-                                 "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                                 tm.ngx_tm_year, tm.ngx_tm_mon,
-                                 tm.ngx_tm_mday, tm.ngx_tm_hour,
-                                 tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec)
-                     - timestamp->data;
+    timestamp->len = NGX_EVBUS_TIMESTAMP_LEN;
+    ngx_memcpy(timestamp->data, ts, NGX_EVBUS_TIMESTAMP_LEN);
 
     ip = &r->connection->addr_text;
     ua = r->headers_in.user_agent ? &r->headers_in.user_agent->value : &null;
 
     emcf = ngx_http_get_module_main_conf(r, ngx_http_evbus_module);
 
-    id = ngx_http_get_indexed_variable(r, emcf->request_id_index);
-    if (id == NULL || id->not_found) {
+    id = ngx_http_evbus_handler_request_id(r, emcf->request_id_index,
+                                           (int64_t) tp->sec * 1000
+                                           + tp->msec);
+    if (id == NULL) {
         return NGX_ERROR;
     }
 
@@ -684,6 +700,48 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     md->len = p - md->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * $request_id, without OpenSSL's DRBG (~9,500 instructions a request):
+ * unless something has evaluated it already (then its value is cached on
+ * the request and used), the worker's UUIDv7 generator writes 32 hex
+ * digits into the variable's cache, so that add_header, the access log
+ * and anything else that reads $request_id later see the same id.
+ */
+
+static ngx_http_variable_value_t *
+ngx_http_evbus_handler_request_id(ngx_http_request_t *r, ngx_int_t index,
+    int64_t now)
+{
+    u_char                     *p;
+    ngx_http_variable_value_t  *v;
+
+    v = &r->variables[index];
+
+    if (!v->valid && !v->not_found) {
+        p = ngx_pnalloc(r->pool, NGX_EVBUS_UUID_HEX_LEN);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        ngx_evbus_uuid_v7_hex(&ngx_http_evbus_handler_uuid, now, p);
+
+        v->len = NGX_EVBUS_UUID_HEX_LEN;
+        v->valid = 1;
+        v->no_cacheable = 0;
+        v->not_found = 0;
+        v->data = p;
+        return v;
+    }
+
+    v = ngx_http_get_indexed_variable(r, index);
+    if (v == NULL || v->not_found) {
+        return NULL;
+    }
+
+    return v;
 }
 
 

@@ -970,6 +970,26 @@ test_uuid(void)
              (0x0193a5b6c7d8LL + 100000) & 0xffff);
     ok(memcmp(cur, prev, 15) == 0 && cur[15] >= '0' && cur[15] <= '7',
        "uuid: a new ms starts the counter low");
+
+    /* $request_id's form: the same id, 32 hex digits, no dashes */
+
+    ngx_evbus_uuid_v7_hex(&g, 0x0193a5b6c7d8LL + 200000, cur);
+    ngx_evbus_uuid_v7(&g, 0x0193a5b6c7d8LL + 200000, prev);
+
+    good = 1;
+
+    for (i = 0; i < NGX_EVBUS_UUID_HEX_LEN; i++) {
+        if (!((cur[i] >= '0' && cur[i] <= '9')
+              || (cur[i] >= 'a' && cur[i] <= 'f')))
+        {
+            good = 0;
+        }
+    }
+
+    ok(good && cur[12] == '7' && memcmp(cur, prev, 8) == 0
+       && memcmp(cur + 8, prev + 9, 4) == 0
+       && memcmp(cur + 12, prev + 14, 4) < 0,
+       "uuid: hex form, 32 digits, version 7, ordered with the dashed ids");
 }
 
 
