@@ -10,7 +10,8 @@
 #   make bench-cost
 #   scripts/bench-cost.sh [SCENARIO...]     default: r202 single batch
 #
-# Scenarios (one location each, same nginx.conf):
+# Scenarios (one location each; the ack location only in the ack
+# scenario's nginx.conf, see NGX_EVBUS_QUEUED_LINGER):
 #   r202    `return 202;`: nginx's floor for the POST
 #   single  evbus, one 300-byte event per request (evbus_ack queued)
 #   batch   evbus, 100 events of 300 bytes per request
@@ -141,8 +142,17 @@ props() {
     done
 }
 
+# only in the ack scenario's nginx.conf: without an "evbus_ack kafka"
+# location the module lingers longer (NGX_EVBUS_QUEUED_LINGER)
+ack_location() {
+    [ "$1" = ack ] || return 0
+    printf '        location = /ack {\n            evbus;\n'
+    printf '            evbus_ack kafka;\n            evbus_topic %s;\n' "$2"
+    printf '        }\n'
+}
+
 conf() {
-    local port=$1 topic=$2 user=''
+    local port=$1 topic=$2 scen=$3 user=''
     [ "$(id -u)" = 0 ] && user='user root root;'
     cat <<EOF
 load_module $MODULE;
@@ -186,11 +196,7 @@ $(props evbus_kafka_queued_property $COST_QUEUED_PROPS)
             evbus_topic $topic;
         }
 
-        location = /ack {
-            evbus;
-            evbus_ack kafka;
-            evbus_topic $topic;
-        }
+$(ack_location "$3" "$topic")
     }
 }
 EOF
@@ -218,7 +224,7 @@ run() {
         port=$((20000 + RANDOM % 30000))
         timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null \
             && continue
-        conf "$port" "$topic" >"$PREFIX/nginx.conf"
+        conf "$port" "$topic" "$scen" >"$PREFIX/nginx.conf"
         "$NGINX" -p "$PREFIX" -c "$PREFIX/nginx.conf" -t -q \
             -e "$PREFIX/error.log" 2>"$PREFIX/t.log" \
             || { cat "$PREFIX/t.log" >&2; die "nginx -t failed"; }
