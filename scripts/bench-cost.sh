@@ -322,7 +322,7 @@ table() {
         <(functions "$b" | sort -t $'\t' -k2,2) \
         | awk -F '\t' -v u="$units" '{ d = ($3 - $2) / u;
                                        if (d >= 50) printf "%10.0f  %s\n", d, $1 }' \
-        | sort -rn | head -n "$COST_TOP"
+        | sort -rn | awk -v n="$COST_TOP" 'NR <= n' 
 }
 
 # ---------------------------------------------------------------- main

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <yajl/yajl_parse.h>
@@ -120,6 +121,9 @@ struct ngx_evbus_parser_s {
 
 
 static yajl_handle ngx_evbus_yajl_new(ngx_evbus_parser_t *p);
+static void *ngx_evbus_yajl_malloc(void *ctx, size_t size);
+static void *ngx_evbus_yajl_realloc(void *ctx, void *ptr, size_t size);
+static void ngx_evbus_yajl_free(void *ctx, void *ptr);
 static char *ngx_evbus_yajl_reason(ngx_evbus_parser_t *p, int body,
     size_t at);
 static char *ngx_evbus_printf(ngx_evbus_parser_t *p, const char *fmt, ...);
@@ -397,9 +401,15 @@ ngx_evbus_parser_destroy(ngx_evbus_parser_t *p)
 static yajl_handle
 ngx_evbus_yajl_new(ngx_evbus_parser_t *p)
 {
-    yajl_handle  h;
+    yajl_handle       h;
+    yajl_alloc_funcs  afs;
 
-    h = yajl_alloc(&ngx_evbus_callbacks, NULL, p);
+    afs.malloc = ngx_evbus_yajl_malloc;
+    afs.realloc = ngx_evbus_yajl_realloc;
+    afs.free = ngx_evbus_yajl_free;
+    afs.ctx = p;
+
+    h = yajl_alloc(&ngx_evbus_callbacks, &afs, p);
     if (h == NULL) {
         return NULL;
     }
@@ -409,6 +419,93 @@ ngx_evbus_yajl_new(ngx_evbus_parser_t *p)
     }
 
     return h;
+}
+
+
+/*
+ * yajl's memory from the parser's allocator (a request's pool): a handle
+ * with its lexer and buffers costs ~3,600 instructions of malloc and free
+ * per request.  Each block starts with its size, for realloc; a block the
+ * allocator could not give comes from malloc (yajl does not survive a
+ * failed allocation), flagged so that free releases it.
+ */
+
+typedef struct {
+    size_t   size;
+    size_t   malloced;
+} ngx_evbus_yajl_block_t;
+
+
+static void *
+ngx_evbus_yajl_malloc(void *ctx, size_t size)
+{
+    ngx_evbus_parser_t      *p = ctx;
+    ngx_evbus_yajl_block_t  *b;
+
+    b = p->alloc(p->alloc_ctx, sizeof(ngx_evbus_yajl_block_t) + size);
+
+    if (b != NULL) {
+        b->malloced = 0;
+
+    } else {
+        b = malloc(sizeof(ngx_evbus_yajl_block_t) + size);
+        if (b == NULL) {
+            return NULL;
+        }
+
+        b->malloced = 1;
+    }
+
+    b->size = size;
+
+    return b + 1;
+}
+
+
+static void *
+ngx_evbus_yajl_realloc(void *ctx, void *ptr, size_t size)
+{
+    void                    *n;
+    ngx_evbus_yajl_block_t  *b;
+
+    if (ptr == NULL) {
+        return ngx_evbus_yajl_malloc(ctx, size);
+    }
+
+    b = (ngx_evbus_yajl_block_t *) ptr - 1;
+
+    if (size <= b->size) {
+        return ptr;
+    }
+
+    n = ngx_evbus_yajl_malloc(ctx, size);
+    if (n == NULL) {
+        return NULL;
+    }
+
+    memcpy(n, ptr, b->size);
+    ngx_evbus_yajl_free(ctx, ptr);
+
+    return n;
+}
+
+
+static void
+ngx_evbus_yajl_free(void *ctx, void *ptr)
+{
+    ngx_evbus_yajl_block_t  *b;
+
+    (void) ctx;
+
+    if (ptr == NULL) {
+        return;
+    }
+
+    b = (ngx_evbus_yajl_block_t *) ptr - 1;
+
+    if (b->malloced) {
+        free(b);
+    }
 }
 
 

@@ -32,6 +32,8 @@ static int ngx_http_evbus_handler_feed(ngx_http_request_t *r,
     ngx_evbus_parser_t *parser);
 static ngx_int_t ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
+static void ngx_http_evbus_handler_timestamp(u_char *p, ngx_tm_t *tm,
+    ngx_msec_t msec);
 static ngx_http_variable_value_t *ngx_http_evbus_handler_request_id(
     ngx_http_request_t *r, ngx_int_t index, int64_t now);
 static void ngx_http_evbus_handler_produce(ngx_http_request_t *r,
@@ -630,10 +632,7 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     if (tp->sec != ts_sec || tp->msec != ts_msec) {
         ngx_gmtime(tp->sec, &tm);
 
-        (void) ngx_sprintf(ts, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                           tp->msec);
+        ngx_http_evbus_handler_timestamp(ts, &tm, tp->msec);
         ts_sec = tp->sec;
         ts_msec = tp->msec;
     }
@@ -700,6 +699,39 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     md->len = p - md->data;
 
     return NGX_OK;
+}
+
+
+/* "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ" without printf */
+
+static void
+ngx_http_evbus_handler_timestamp(u_char *buf, ngx_tm_t *tm, ngx_msec_t msec)
+{
+    u_char      *p;
+    ngx_uint_t   i, k, v[7];
+
+    /* each field's last position and its digits */
+    static const u_char  last[] = { 3, 6, 9, 12, 15, 18, 22 };
+    static const u_char  digits[] = { 4, 2, 2, 2, 2, 2, 3 };
+
+    v[0] = tm->ngx_tm_year;
+    v[1] = tm->ngx_tm_mon;
+    v[2] = tm->ngx_tm_mday;
+    v[3] = tm->ngx_tm_hour;
+    v[4] = tm->ngx_tm_min;
+    v[5] = tm->ngx_tm_sec;
+    v[6] = msec;
+
+    ngx_memcpy(buf, "0000-00-00T00:00:00.000Z", NGX_EVBUS_TIMESTAMP_LEN);
+
+    for (i = 0; i < 7; i++) {
+        p = buf + last[i];
+
+        for (k = 0; k < digits[i]; k++) {
+            *p-- = (u_char) ('0' + v[i] % 10);
+            v[i] /= 10;
+        }
+    }
 }
 
 
@@ -775,8 +807,12 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     msg.value.len = ev->value_len;
     msg.event_type = ctx->event_type;
     msg.event_version.data = version;
-    msg.event_version.len = ngx_sprintf(version, "%L", ev->event_version)
-                            - version;
+    msg.event_version.len = (ev->event_version >= 0)
+                            ? ngx_evbus_json_uint(version,
+                                                  ev->event_version)
+                              - version
+                            : ngx_sprintf(version, "%L", ev->event_version)
+                              - version;
     msg.source_service = elcf->source_service_raw;
     msg.ingest_timestamp = *timestamp;
     msg.timestamp = now;

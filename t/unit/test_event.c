@@ -1205,6 +1205,30 @@ escaped_is(const char *in, size_t len, const char *want)
 
 
 static void
+test_json_uint(void)
+{
+    size_t         i;
+    unsigned char  buf[32], *e;
+
+    static const struct {
+        uint64_t     n;
+        const char  *s;
+    } cases[] = {
+        { 0, "0" }, { 7, "7" }, { 10, "10" }, { 202, "202" },
+        { 2147483647, "2147483647" },
+        { 18446744073709551615ULL, "18446744073709551615" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        e = ngx_evbus_json_uint(buf, cases[i].n);
+        ok((size_t) (e - buf) == strlen(cases[i].s)
+           && memcmp(buf, cases[i].s, e - buf) == 0,
+           "json uint: %s", cases[i].s);
+    }
+}
+
+
+static void
 test_json_escape(void)
 {
     int             good;
@@ -1300,6 +1324,7 @@ main(void)
     test_strict_text();
     test_uuid();
     test_json_escape();
+    test_json_uint();
 
     ok(nvalues > 0 && nbad_values == 0,
        "all %zu produced values are valid JSON", nvalues);
