@@ -320,8 +320,10 @@ table() {
     join -t $'\t' -1 2 -2 2 -a 2 -e 0 -o 0,1.1,2.1 \
         <(functions "$a" | sort -t $'\t' -k2,2) \
         <(functions "$b" | sort -t $'\t' -k2,2) \
-        | awk -F '\t' -v u="$units" '{ d = ($3 - $2) / u;
-                                       if (d >= 50) printf "%10.0f  %s\n", d, $1 }' \
+        | awk -F '\t' -v u="$units" '
+              # the frames above the event loop and the threads say nothing
+              $1 ~ /^(main|\(below main\)|__libc_start_main.*|0x0*1ab70 \(ld-linux.*)/ { next }
+              { d = ($3 - $2) / u; if (d >= 50) printf "%10.0f  %s\n", d, $1 }' \
         | sort -rn | awk -v n="$COST_TOP" 'NR <= n' 
 }
 
