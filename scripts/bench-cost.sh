@@ -324,7 +324,7 @@ table() {
               # the frames above the event loop and the threads say nothing
               $1 ~ /^(main|\(below main\)|__libc_start_main.*|0x0*1ab70 \(ld-linux.*)/ { next }
               { d = ($3 - $2) / u; if (d >= 50) printf "%10.0f  %s\n", d, $1 }' \
-        | sort -rn | awk -v n="$COST_TOP" 'NR <= n' 
+        | sort -rn | awk -v n="$COST_TOP" 'NR <= n'
 }
 
 # ---------------------------------------------------------------- main
