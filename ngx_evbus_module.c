@@ -738,6 +738,12 @@ ngx_http_evbus_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     emcf->properties_file = cf->conf_file->file.name;
     emcf->properties_line = cf->conf_file->line;
 
+    if (ngx_strcmp(value[1].data, "linger.ms") == 0
+        || ngx_strcmp(value[1].data, "queue.buffering.max.ms") == 0)
+    {
+        emcf->linger_set = 1;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -780,6 +786,9 @@ ngx_http_evbus_init(ngx_conf_t *cf)
     ngx_uint_t                    i;
     ngx_http_evbus_loc_conf_t   **loc;
     ngx_http_evbus_main_conf_t   *emcf;
+
+    static ngx_str_t  linger = ngx_string("linger.ms");
+    static ngx_str_t  queued_linger = ngx_string(NGX_EVBUS_QUEUED_LINGER);
 
     emcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_evbus_module);
 
@@ -831,6 +840,29 @@ ngx_http_evbus_init(ngx_conf_t *cf)
         if (loc[i]->dead_letter_topic.len
             && ngx_http_evbus_add_topic(cf, emcf, &loc[i]->dead_letter_topic)
                != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    /*
+     * The client of an "evbus_ack queued" location does not wait for
+     * Kafka, so a longer linger costs it nothing and puts several events
+     * into one produce request (each costs the worker ~25,000
+     * instructions, docs/bench.md); "evbus_ack kafka" keeps the short one.
+     */
+
+    if (!emcf->linger_set) {
+        for (i = 0; i < emcf->locations.nelts; i++) {
+            if (loc[i]->ack == NGX_EVBUS_ACK_KAFKA) {
+                break;
+            }
+        }
+
+        if (i == emcf->locations.nelts
+            && ngx_evbus_kafka_conf_set(cf, emcf->kafka_conf, &linger,
+                                        &queued_linger)
+               != NGX_CONF_OK)
         {
             return NGX_ERROR;
         }

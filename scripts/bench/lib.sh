@@ -41,6 +41,9 @@
 #   BENCH_SPOOL_WARMUP    seconds of warm-up before each spool run [2]
 #   BENCH_REPLAY          1: replay the spool into Kafka afterwards [1]
 #   BENCH_REPLAY_WAIT     max seconds for the replay [90]
+#   BENCH_LOWRATE         events/s of each of the two clients of the lowrate
+#                         row (about one worker's share each) [300]
+#   BENCH_LOWRATE_DURATION  seconds of the lowrate row [20]
 #   BENCH_DEDUP           1: also consume the bench topics and count distinct
 #                         event_ids (keys) [0]
 #   BENCH_KEEP            1: keep the temporary prefix (config, logs) [0]
@@ -72,7 +75,7 @@ EVBUS_BENCH_LIB=1
 
 set -euo pipefail
 
-BENCH_ALL_PARTS="http schema ack spool gzip overload"
+BENCH_ALL_PARTS="http schema ack spool gzip overload lowrate"
 
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -102,12 +105,15 @@ BENCH_REPLAY=${BENCH_REPLAY:-1}
 BENCH_REPLAY_WAIT=${BENCH_REPLAY_WAIT:-90}
 BENCH_OVERLOAD=${BENCH_OVERLOAD:-1}
 BENCH_OVERLOAD_FILL=${BENCH_OVERLOAD_FILL:-5}
+BENCH_LOWRATE=${BENCH_LOWRATE:-300}
+BENCH_LOWRATE_DURATION=${BENCH_LOWRATE_DURATION:-20}
 BENCH_DEDUP=${BENCH_DEDUP:-0}
 BENCH_KEEP=${BENCH_KEEP:-0}
 
 # The module's producer defaults (src/ngx_evbus_kafka.c) that matter for
 # throughput; kcat gets the same ones so the comparison is like for like.
-KCAT_PROPS=(acks=all compression.type=lz4 linger.ms=5
+# linger.ms: the module's when no location uses evbus_ack kafka.
+KCAT_PROPS=(acks=all compression.type=snappy linger.ms=50
             enable.idempotence=false queue.buffering.max.messages=100000
             queue.buffering.max.kbytes=65536 message.timeout.ms=120000)
 
@@ -307,6 +313,7 @@ render_conf() {
     BT_BROKERS=$brokers BT_PORT=$NGINX_PORT BT_RUNID=$RUNID \
     BT_BODY_BUFFER=$body_buffer BT_KAFKA_PROPERTIES=$props BT_INSTANCE=$INST \
     BT_SCHEMA_DIR=$SCHEMA_DIR BT_SPOOL_DIR=$SPOOL_DIR BT_IF_SCHEMA=$SCHEMAS \
+    BT_IF_ACK=$([[ $INST == ack-* ]] && echo 1 || echo 0) \
     awk 'BEGIN {
             n = split("MODULE USER_LINE PREFIX BROKERS PORT RUNID BODY_BUFFER" \
                       " KAFKA_PROPERTIES INSTANCE SCHEMA_DIR SPOOL_DIR", names, " ")
@@ -711,6 +718,9 @@ report_ratios() {
     if has overload-prio overload-plain; then
         report_overload
     fi
+    if has lowrate; then
+        echo "  lowrate: worker CPU per event ${R_US[lowrate]} us; ${LOWRATE_BATCHES:-}"
+    fi
     if has "schema-$sm" "noschema-$sm"; then
         echo "  schema / no-schema (events/s):            $(ratio "${R_EPS[schema-$sm]}" "${R_EPS[noschema-$sm]}")" \
              "(target >= 0.90; worker us/ev $(ratio "${R_US[schema-$sm]}" "${R_US[noschema-$sm]}") x)"
@@ -760,8 +770,8 @@ report() {
     echo "  load avg after the runs: $(cut -d' ' -f1-3 /proc/loadavg)" \
          "(other work on the machine skews absolute numbers)"
     ! has kcat || echo "  kcat producer properties: ${KCAT_PROPS[*]}"
-    echo "  module producer: its defaults (acks=all, compression.type=lz4," \
-         "linger.ms=5, ...)${BENCH_KAFKA_PROPERTIES:+ + $BENCH_KAFKA_PROPERTIES};" \
+    echo "  module producer: its defaults (acks=all, compression.type=snappy," \
+         "linger.ms=50 without an evbus_ack kafka location, ...)${BENCH_KAFKA_PROPERTIES:+ + $BENCH_KAFKA_PROPERTIES};" \
          "ack-l<N>: + linger.ms=N; spool: + message.timeout.ms=600000"
     [ -z "${VALUE_SIZE:-}" ] || \
     echo "  message value size in Kafka: $VALUE_SIZE bytes for a" \
