@@ -39,7 +39,7 @@ export EVBUS_CORE_SRCS := $(strip $(CORE_SRCS))
 export EVBUS_CORE_LIBS := $(strip $(CORE_LIBS))
 
 .PHONY: all module deps kafka-fetch kafka-start kafka-stop run stop test \
-        test-asan test-cluster unit fuzz bench bench-core clean \
+        test-asan test-cluster unit fuzz bench bench-core bench-cost clean \
         core-sources core-libs deb test-deb test-mainline
 
 all: module
@@ -143,3 +143,9 @@ deb:
 test-deb: deb
 	@scripts/deps.sh test
 	@scripts/test-deb.sh
+
+# instructions per request and per event of nginx with the module, under
+# callgrind with the real broker (docs/bench.md)
+bench-cost: module
+	@scripts/deps.sh bench
+	@scripts/bench-cost.sh

@@ -22,6 +22,7 @@
 #include "ngx_evbus_cors.h"
 #include "ngx_evbus_write_key.h"
 #include "ngx_evbus_metadata.h"
+#include "ngx_evbus_overload.h"
 
 #include <librdkafka/rdkafka.h>
 #include <yajl/yajl_version.h>
@@ -279,6 +280,20 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       offsetof(ngx_http_evbus_loc_conf_t, metadata),
       NULL },
 
+    { ngx_string("evbus_priority"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, priority),
+      NULL },
+
+    { ngx_string("evbus_shed"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_evbus_shed,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -472,6 +487,8 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
     elcf->max_inflated_size = NGX_CONF_UNSET_SIZE;
     elcf->write_keys = NGX_CONF_UNSET_PTR;
     elcf->metadata = NGX_CONF_UNSET_PTR;
+    elcf->priority = NGX_CONF_UNSET_PTR;
+    elcf->shed[0] = NGX_CONF_UNSET_UINT;
 
     return elcf;
 }
@@ -517,6 +534,10 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->max_event_size == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"evbus_max_event_size\" must not be zero");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_evbus_overload_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -717,6 +738,12 @@ ngx_http_evbus_kafka_property(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     emcf->properties_file = cf->conf_file->file.name;
     emcf->properties_line = cf->conf_file->line;
 
+    if (ngx_strcmp(value[1].data, "linger.ms") == 0
+        || ngx_strcmp(value[1].data, "queue.buffering.max.ms") == 0)
+    {
+        emcf->linger_set = 1;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -759,6 +786,9 @@ ngx_http_evbus_init(ngx_conf_t *cf)
     ngx_uint_t                    i;
     ngx_http_evbus_loc_conf_t   **loc;
     ngx_http_evbus_main_conf_t   *emcf;
+
+    static ngx_str_t  linger = ngx_string("linger.ms");
+    static ngx_str_t  queued_linger = ngx_string(NGX_EVBUS_QUEUED_LINGER);
 
     emcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_evbus_module);
 
@@ -810,6 +840,29 @@ ngx_http_evbus_init(ngx_conf_t *cf)
         if (loc[i]->dead_letter_topic.len
             && ngx_http_evbus_add_topic(cf, emcf, &loc[i]->dead_letter_topic)
                != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    /*
+     * The client of an "evbus_ack queued" location does not wait for
+     * Kafka, so a longer linger costs it nothing and puts several events
+     * into one produce request (each costs the worker ~25,000
+     * instructions, docs/bench.md); "evbus_ack kafka" keeps the short one.
+     */
+
+    if (!emcf->linger_set) {
+        for (i = 0; i < emcf->locations.nelts; i++) {
+            if (loc[i]->ack == NGX_EVBUS_ACK_KAFKA) {
+                break;
+            }
+        }
+
+        if (i == emcf->locations.nelts
+            && ngx_evbus_kafka_conf_set(cf, emcf->kafka_conf, &linger,
+                                        &queued_linger)
+               != NGX_CONF_OK)
         {
             return NGX_ERROR;
         }

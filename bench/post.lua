@@ -12,6 +12,8 @@
 --   SIZE  bytes per event object (default 300; >= 200 for click, >= 260
 --         for purchase: smaller sizes give larger events)
 --   KIND  click     (default) a click event padded in props.pad
+--         mix       the same, every 10th one of event_type "purchase",
+--                   the others "impression" (the overload part)
 --         purchase  a "purchase" event, event_version 1, valid against
 --                   conf-examples/schemas/purchase/1.json (user_id,
 --                   order_id ^ord_[A-Za-z0-9]{6,32}$, amount > 0,
@@ -75,7 +77,7 @@ function init(args)
         if kind == "gzip" then
             headers["Content-Encoding"] = "gzip"
         end
-    elseif kind ~= "click" and kind ~= "purchase" then
+    elseif kind ~= "click" and kind ~= "purchase" and kind ~= "mix" then
         error("post.lua: unknown kind " .. kind)
     end
     if mode == "single" then
@@ -139,7 +141,11 @@ local function event()
     if kind == "purchase" then
         return purchase(id)
     end
-    local head = '{"event_type":"click","event_id":"' .. id
+    local etype = "click"
+    if kind == "mix" then
+        etype = (counter % 10 == 0) and "purchase" or "impression"
+    end
+    local head = '{"event_type":"' .. etype .. '","event_id":"' .. id
         .. '","user_id":"user-' .. string.format("%05d", counter % 100000)
         .. '","page":"/products/' .. string.format("%03d", counter % 1000)
         .. '","referrer":"https://shop.example.com/","props":{"pad":"'

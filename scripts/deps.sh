@@ -8,7 +8,7 @@ set -euo pipefail
 build="gcc make nginx nginx-dev librdkafka-dev libyajl-dev libxxhash-dev
        libpcre2-dev zlib1g-dev libssl-dev binutils"
 run="kcat curl perl libjson-pp-perl openjdk-17-jre-headless maven"
-test="xxhash"
+test="xxhash strace prometheus"
 bench="wrk"
 core="valgrind"
 fuzz="clang libclang-rt-14-dev"

@@ -25,12 +25,14 @@
 #define NGX_HTTP_EVBUS_QUEUED    1
 #define NGX_HTTP_EVBUS_WAITING   2     /* for a delivery report or spool */
 #define NGX_HTTP_EVBUS_UNQUEUED  3     /* Kafka and spool could not take it */
+#define NGX_HTTP_EVBUS_SHED      4     /* refused for its priority */
 
 
 typedef struct {
     ngx_str_t           event_type;     /* of the event being produced */
     ngx_uint_t          accepted;
     ngx_uint_t          rejected;
+    ngx_uint_t          shed;
     ngx_int_t           format;
     ngx_evbus_event_t  *events;
     size_t              nevents;

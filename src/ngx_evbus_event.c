@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <yajl/yajl_parse.h>
@@ -84,6 +85,7 @@ struct ngx_evbus_parser_s {
     void                       *alloc_ctx;
     yajl_handle                 yajl;
 
+    /* formatted when first needed: vsnprintf costs ~800 instructions */
     const char                 *err_size;
     const char                 *err_depth;
 
@@ -125,9 +127,14 @@ struct ngx_evbus_parser_s {
 
 
 static yajl_handle ngx_evbus_yajl_new(ngx_evbus_parser_t *p);
+static void *ngx_evbus_yajl_malloc(void *ctx, size_t size);
+static void *ngx_evbus_yajl_realloc(void *ctx, void *ptr, size_t size);
+static void ngx_evbus_yajl_free(void *ctx, void *ptr);
 static char *ngx_evbus_yajl_reason(ngx_evbus_parser_t *p, int body,
     size_t at);
 static char *ngx_evbus_printf(ngx_evbus_parser_t *p, const char *fmt, ...);
+static const char *ngx_evbus_err_size(ngx_evbus_parser_t *p);
+static const char *ngx_evbus_err_depth(ngx_evbus_parser_t *p);
 static int ngx_evbus_bom(ngx_evbus_parser_t *p, const unsigned char **data,
     size_t *len);
 static int ngx_evbus_bom_release(ngx_evbus_parser_t *p);
@@ -288,16 +295,6 @@ ngx_evbus_parser_create(int format, const ngx_evbus_limits_t *limits,
     p->alloc = alloc;
     p->alloc_ctx = alloc_ctx;
 
-    p->err_size = ngx_evbus_printf(p,
-                      "event is larger than evbus_max_event_size (%zu bytes)",
-                      limits->max_event_size);
-    p->err_depth = ngx_evbus_printf(p, "event nests deeper than %zu levels",
-                                    limits->max_depth);
-
-    if (p->err_size == NULL || p->err_depth == NULL) {
-        return NULL;
-    }
-
     p->yajl = ngx_evbus_yajl_new(p);
     if (p->yajl == NULL) {
         return NULL;
@@ -419,9 +416,15 @@ ngx_evbus_parser_destroy(ngx_evbus_parser_t *p)
 static yajl_handle
 ngx_evbus_yajl_new(ngx_evbus_parser_t *p)
 {
-    yajl_handle  h;
+    yajl_handle       h;
+    yajl_alloc_funcs  afs;
 
-    h = yajl_alloc(&ngx_evbus_callbacks, NULL, p);
+    afs.malloc = ngx_evbus_yajl_malloc;
+    afs.realloc = ngx_evbus_yajl_realloc;
+    afs.free = ngx_evbus_yajl_free;
+    afs.ctx = p;
+
+    h = yajl_alloc(&ngx_evbus_callbacks, &afs, p);
     if (h == NULL) {
         return NULL;
     }
@@ -431,6 +434,93 @@ ngx_evbus_yajl_new(ngx_evbus_parser_t *p)
     }
 
     return h;
+}
+
+
+/*
+ * yajl's memory from the parser's allocator (a request's pool): a handle
+ * with its lexer and buffers costs ~3,600 instructions of malloc and free
+ * per request.  Each block starts with its size, for realloc; a block the
+ * allocator could not give comes from malloc (yajl does not survive a
+ * failed allocation), flagged so that free releases it.
+ */
+
+typedef struct {
+    size_t   size;
+    size_t   malloced;
+} ngx_evbus_yajl_block_t;
+
+
+static void *
+ngx_evbus_yajl_malloc(void *ctx, size_t size)
+{
+    ngx_evbus_parser_t      *p = ctx;
+    ngx_evbus_yajl_block_t  *b;
+
+    b = p->alloc(p->alloc_ctx, sizeof(ngx_evbus_yajl_block_t) + size);
+
+    if (b != NULL) {
+        b->malloced = 0;
+
+    } else {
+        b = malloc(sizeof(ngx_evbus_yajl_block_t) + size);
+        if (b == NULL) {
+            return NULL;
+        }
+
+        b->malloced = 1;
+    }
+
+    b->size = size;
+
+    return b + 1;
+}
+
+
+static void *
+ngx_evbus_yajl_realloc(void *ctx, void *ptr, size_t size)
+{
+    void                    *n;
+    ngx_evbus_yajl_block_t  *b;
+
+    if (ptr == NULL) {
+        return ngx_evbus_yajl_malloc(ctx, size);
+    }
+
+    b = (ngx_evbus_yajl_block_t *) ptr - 1;
+
+    if (size <= b->size) {
+        return ptr;
+    }
+
+    n = ngx_evbus_yajl_malloc(ctx, size);
+    if (n == NULL) {
+        return NULL;
+    }
+
+    memcpy(n, ptr, b->size);
+    ngx_evbus_yajl_free(ctx, ptr);
+
+    return n;
+}
+
+
+static void
+ngx_evbus_yajl_free(void *ctx, void *ptr)
+{
+    ngx_evbus_yajl_block_t  *b;
+
+    (void) ctx;
+
+    if (ptr == NULL) {
+        return;
+    }
+
+    b = (ngx_evbus_yajl_block_t *) ptr - 1;
+
+    if (b->malloced) {
+        free(b);
+    }
 }
 
 
@@ -492,6 +582,40 @@ ngx_evbus_printf(ngx_evbus_parser_t *p, const char *fmt, ...)
     va_end(args);
 
     return s;
+}
+
+
+static const char *
+ngx_evbus_err_size(ngx_evbus_parser_t *p)
+{
+    if (p->err_size == NULL) {
+        p->err_size = ngx_evbus_printf(p,
+                          "event is larger than evbus_max_event_size"
+                          " (%zu bytes)", p->limits.max_event_size);
+
+        if (p->err_size == NULL) {
+            p->err_size = "event is larger than evbus_max_event_size";
+        }
+    }
+
+    return p->err_size;
+}
+
+
+static const char *
+ngx_evbus_err_depth(ngx_evbus_parser_t *p)
+{
+    if (p->err_depth == NULL) {
+        p->err_depth = ngx_evbus_printf(p,
+                           "event nests deeper than %zu levels",
+                           p->limits.max_depth);
+
+        if (p->err_depth == NULL) {
+            p->err_depth = "event nests too deep";
+        }
+    }
+
+    return p->err_depth;
 }
 
 
@@ -1152,7 +1276,8 @@ ngx_evbus_open(ngx_evbus_parser_t *p, int kind)
     p->nest++;
 
     if (p->cur.active && p->nest - p->level > p->limits.max_depth) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "depth", "", p->err_depth);
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "depth", "",
+                       ngx_evbus_err_depth(p));
     }
 
     return 1;
@@ -1666,7 +1791,8 @@ ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end)
     len = end - p->cur.start;
 
     if (len > p->limits.max_event_size) {
-        ngx_evbus_fail(p, NGX_EVBUS_ERR_SIZE, "too_large", "", p->err_size);
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_SIZE, "too_large", "",
+                       ngx_evbus_err_size(p));
         return ngx_evbus_raw_head(p, ev);
     }
 

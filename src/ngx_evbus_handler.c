@@ -26,6 +26,7 @@
 #include "ngx_evbus_write_key.h"
 #include "ngx_evbus_metadata.h"
 #include "ngx_evbus_clock.h"
+#include "ngx_evbus_overload.h"
 
 
 #define NGX_EVBUS_FILE_CHUNK        65536
@@ -51,6 +52,10 @@ static ngx_int_t ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
 static size_t ngx_http_evbus_handler_cut(u_char *data, size_t len,
     size_t max);
+static void ngx_http_evbus_handler_timestamp(u_char *p, ngx_tm_t *tm,
+    ngx_msec_t msec);
+static ngx_http_variable_value_t *ngx_http_evbus_handler_request_id(
+    ngx_http_request_t *r, ngx_int_t index, int64_t now);
 static ngx_int_t ngx_http_evbus_handler_produce(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx, ngx_evbus_event_t *ev, size_t index,
     ngx_str_t *timestamp, int64_t now);
@@ -646,7 +651,9 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
         ev = &ctx->events[i];
 
         if (ev->error) {
-            if (ctx->queued[i] == NGX_HTTP_EVBUS_UNQUEUED) {
+            if (ctx->queued[i] == NGX_HTTP_EVBUS_UNQUEUED
+                || ctx->queued[i] == NGX_HTTP_EVBUS_SHED)
+            {
                 unavailable++;
             }
 
@@ -720,6 +727,11 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     } else if (ctx->accepted) {
         status = (ack == NGX_EVBUS_ACK_KAFKA) ? NGX_HTTP_OK
                                               : NGX_HTTP_ACCEPTED;
+
+    } else if (unavailable && unavailable == ctx->shed) {
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        error = "every event was shed: Kafka's queue is too full for their"
+                " priority, retry later";
 
     } else if (unavailable) {
         status = NGX_HTTP_SERVICE_UNAVAILABLE;
@@ -883,6 +895,10 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
 
     ngx_str_t  null = ngx_string("null");
 
+    static time_t      ts_sec;
+    static ngx_msec_t  ts_msec;
+    static u_char      ts[NGX_EVBUS_TIMESTAMP_LEN];
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
 
     ngx_str_null(&extra);
@@ -895,19 +911,24 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     }
 
     tp = ngx_timeofday();
-    ngx_gmtime(tp->sec, &tm);
+
+    /* formatted once per millisecond */
+
+    if (tp->sec != ts_sec || tp->msec != ts_msec) {
+        ngx_gmtime(tp->sec, &tm);
+
+        ngx_http_evbus_handler_timestamp(ts, &tm, tp->msec);
+        ts_sec = tp->sec;
+        ts_msec = tp->msec;
+    }
 
     timestamp->data = ngx_pnalloc(r->pool, NGX_EVBUS_TIMESTAMP_LEN);
     if (timestamp->data == NULL) {
         return NGX_ERROR;
     }
 
-    timestamp->len = ngx_sprintf(timestamp->data,
-                                 "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                                 tm.ngx_tm_year, tm.ngx_tm_mon,
-                                 tm.ngx_tm_mday, tm.ngx_tm_hour,
-                                 tm.ngx_tm_min, tm.ngx_tm_sec, tp->msec)
-                     - timestamp->data;
+    timestamp->len = NGX_EVBUS_TIMESTAMP_LEN;
+    ngx_memcpy(timestamp->data, ts, NGX_EVBUS_TIMESTAMP_LEN);
 
     ip = &r->connection->addr_text;
     ua = r->headers_in.user_agent ? &r->headers_in.user_agent->value : &null;
@@ -919,8 +940,10 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
 
     emcf = ngx_http_get_module_main_conf(r, ngx_http_evbus_module);
 
-    id = ngx_http_get_indexed_variable(r, emcf->request_id_index);
-    if (id == NULL || id->not_found) {
+    id = ngx_http_evbus_handler_request_id(r, emcf->request_id_index,
+                                           (int64_t) tp->sec * 1000
+                                           + tp->msec);
+    if (id == NULL) {
         return NGX_ERROR;
     }
 
@@ -1014,6 +1037,39 @@ ngx_http_evbus_handler_message_max(size_t max, ngx_str_t *source_service)
 }
 
 
+/* "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ" without printf */
+
+static void
+ngx_http_evbus_handler_timestamp(u_char *buf, ngx_tm_t *tm, ngx_msec_t msec)
+{
+    u_char      *p;
+    ngx_uint_t   i, k, v[7];
+
+    /* each field's last position and its digits */
+    static const u_char  last[] = { 3, 6, 9, 12, 15, 18, 22 };
+    static const u_char  digits[] = { 4, 2, 2, 2, 2, 2, 3 };
+
+    v[0] = tm->ngx_tm_year;
+    v[1] = tm->ngx_tm_mon;
+    v[2] = tm->ngx_tm_mday;
+    v[3] = tm->ngx_tm_hour;
+    v[4] = tm->ngx_tm_min;
+    v[5] = tm->ngx_tm_sec;
+    v[6] = msec;
+
+    ngx_memcpy(buf, "0000-00-00T00:00:00.000Z", NGX_EVBUS_TIMESTAMP_LEN);
+
+    for (i = 0; i < 7; i++) {
+        p = buf + last[i];
+
+        for (k = 0; k < digits[i]; k++) {
+            *p-- = (u_char) ('0' + v[i] % 10);
+            v[i] /= 10;
+        }
+    }
+}
+
+
 /*
  * At most max bytes, never ending inside a UTF-8 sequence: a cut that
  * falls on continuation bytes moves back to the start of their sequence
@@ -1034,6 +1090,48 @@ ngx_http_evbus_handler_cut(u_char *data, size_t len, size_t max)
     }
 
     return n;
+}
+
+
+/*
+ * $request_id, without OpenSSL's DRBG (~9,500 instructions a request):
+ * unless something has evaluated it already (then its value is cached on
+ * the request and used), the worker's UUIDv7 generator writes 32 hex
+ * digits into the variable's cache, so that add_header, the access log
+ * and anything else that reads $request_id later see the same id.
+ */
+
+static ngx_http_variable_value_t *
+ngx_http_evbus_handler_request_id(ngx_http_request_t *r, ngx_int_t index,
+    int64_t now)
+{
+    u_char                     *p;
+    ngx_http_variable_value_t  *v;
+
+    v = &r->variables[index];
+
+    if (!v->valid && !v->not_found) {
+        p = ngx_pnalloc(r->pool, NGX_EVBUS_UUID_HEX_LEN);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        ngx_evbus_uuid_v7_hex(&ngx_http_evbus_handler_uuid, now, p);
+
+        v->len = NGX_EVBUS_UUID_HEX_LEN;
+        v->valid = 1;
+        v->no_cacheable = 0;
+        v->not_found = 0;
+        v->data = p;
+        return v;
+    }
+
+    v = ngx_http_get_indexed_variable(r, index);
+    if (v == NULL || v->not_found) {
+        return NULL;
+    }
+
+    return v;
 }
 
 
@@ -1087,8 +1185,12 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     msg.value.len = ev->value_len;
     msg.event_type = ctx->event_type;
     msg.event_version.data = version;
-    msg.event_version.len = ngx_sprintf(version, "%L", ev->event_version)
-                            - version;
+    msg.event_version.len = (ev->event_version >= 0)
+                            ? ngx_evbus_json_uint(version,
+                                                  ev->event_version)
+                              - version
+                            : ngx_sprintf(version, "%L", ev->event_version)
+                              - version;
     msg.source_service = elcf->source_service_raw;
     msg.ingest_timestamp = *timestamp;
     msg.timestamp = now;
@@ -1096,6 +1198,8 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     ngx_str_null(&msg.error_kind);
     msg.traceparent = ctx->traceparent;
     msg.tracestate = ctx->tracestate;
+
+    ngx_http_evbus_overload_priority(r, elcf, &msg);
 
     rc = ngx_evbus_outbox_send(&msg, elcf->ack == NGX_EVBUS_ACK_KAFKA,
                                &ctx->wait, ctx->nevents, index,
@@ -1109,6 +1213,27 @@ ngx_http_evbus_handler_produce(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     if (rc == NGX_AGAIN) {
         ctx->queued[index] = NGX_HTTP_EVBUS_WAITING;
         return NGX_OK;
+    }
+
+    if (rc == NGX_EVBUS_SHED) {
+        ctx->queued[index] = NGX_HTTP_EVBUS_SHED;
+        ctx->shed++;
+        ev->error_kind = "shed";
+
+        len = ngx_strlen(err) + 1;
+
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            ev->error = "shed";
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, err, len);
+        ev->error = (char *) p;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "evbus: event to \"%V\" %s", &msg.topic, err);
+        return NGX_ERROR;
     }
 
     if (rc == NGX_BUSY) {

@@ -142,3 +142,23 @@ ngx_evbus_json_utf8_len(const unsigned char *p, const unsigned char *last)
 
     return n;
 }
+
+
+unsigned char *
+ngx_evbus_json_uint(unsigned char *dst, uint64_t n)
+{
+    unsigned char   tmp[20], *p;
+
+    p = tmp + sizeof(tmp);
+
+    do {
+        *--p = (unsigned char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    while (p < tmp + sizeof(tmp)) {
+        *dst++ = *p++;
+    }
+
+    return dst;
+}

@@ -9,6 +9,7 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
 
 
 /*
@@ -25,6 +26,12 @@
 
 unsigned char *ngx_evbus_json_escape(unsigned char *dst,
     const unsigned char *src, size_t len);
+
+/*
+ * n in decimal, without printf (a JSON number, a header value); returns
+ * the end, no NUL; at most 20 bytes
+ */
+unsigned char *ngx_evbus_json_uint(unsigned char *dst, uint64_t n);
 
 
 #endif /* _NGX_EVBUS_JSON_H_INCLUDED_ */

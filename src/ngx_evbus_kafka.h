@@ -76,6 +76,7 @@ ngx_int_t ngx_evbus_kafka_produce(ngx_evbus_msg_t *msg, void *data,
 ngx_int_t ngx_evbus_kafka_available(void);
 ngx_uint_t ngx_evbus_kafka_queued(void);
 ngx_uint_t ngx_evbus_kafka_queue_max(void);
+ngx_uint_t ngx_evbus_kafka_fill(void);
 ngx_uint_t ngx_evbus_kafka_retry_after(void);
 const char *ngx_evbus_kafka_err2str(int err);
 ngx_uint_t ngx_evbus_kafka_err_permanent(int err);

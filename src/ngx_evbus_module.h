@@ -17,6 +17,9 @@
 #define NGX_EVBUS_ACK_QUEUED  0
 #define NGX_EVBUS_ACK_KAFKA   1
 
+/* linger.ms when no location uses "evbus_ack kafka" (docs/bench.md) */
+#define NGX_EVBUS_QUEUED_LINGER   "50"
+
 #define NGX_EVBUS_UNKNOWN_REJECT  0
 #define NGX_EVBUS_UNKNOWN_ACCEPT  1
 
@@ -37,6 +40,7 @@ typedef struct {
     void                       *kafka_conf;     /* rd_kafka_conf_t, checked */
     ngx_uint_t                  properties_line;
     ngx_str_t                   properties_file;
+    ngx_flag_t                  linger_set;     /* by evbus_kafka_property */
 } ngx_http_evbus_main_conf_t;
 
 
@@ -61,6 +65,8 @@ typedef struct {
     size_t                      max_inflated_size;
     ngx_array_t                *write_keys;     /* of the write_key room */
     void                       *metadata;       /* evbus_metadata */
+    ngx_http_complex_value_t   *priority;       /* NULL: nothing is shed */
+    ngx_uint_t                  shed[3];        /* % full: low, normal, high */
 } ngx_http_evbus_loc_conf_t;
 
 

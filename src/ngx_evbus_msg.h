@@ -38,6 +38,8 @@ typedef struct {
      * Not spooled.
      */
     ngx_str_t           dead_letter;
+    ngx_uint_t          priority;         /* new events only */
+    ngx_uint_t          shed_above;       /* % full; new events only */
 } ngx_evbus_msg_t;
 
 

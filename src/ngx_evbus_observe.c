@@ -35,6 +35,7 @@ static ngx_str_t  ngx_http_evbus_observe_results[] = {
     ngx_string("rejected"),
     ngx_string("unavailable"),
     ngx_string("timeout"),
+    ngx_string("shed"),
 };
 
 
@@ -230,6 +231,9 @@ ngx_http_evbus_variable_result(ngx_http_request_t *r,
 
     if (status == NGX_HTTP_GATEWAY_TIME_OUT) {
         res = &ngx_http_evbus_observe_results[4];
+
+    } else if (ctx->shed) {
+        res = &ngx_http_evbus_observe_results[5];
 
     } else if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
         res = &ngx_http_evbus_observe_results[3];

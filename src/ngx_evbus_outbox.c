@@ -9,6 +9,7 @@
 #include <ngx_event.h>
 
 #include "ngx_evbus_outbox.h"
+#include "ngx_evbus_priority.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_json.h"
 
@@ -33,6 +34,9 @@ typedef struct {
 
     time_t                      fail_logged;
     ngx_uint_t                  fail_suppressed;
+
+    u_char                      shed_err[sizeof("shed: queue 100% full,"
+                                                " priority critical")];
 
     unsigned                    running:1;
     unsigned                    exiting:1;
@@ -90,7 +94,29 @@ ngx_evbus_outbox_send(ngx_evbus_msg_t *msg, ngx_uint_t delivered,
     ngx_evbus_wait_t **wait, ngx_uint_t n, ngx_uint_t index, ngx_log_t *log,
     const char **err)
 {
-    ngx_int_t  rc;
+    ngx_int_t   rc;
+    ngx_uint_t  fill;
+
+    /*
+     * Under overload what matters least goes first: an event is shed when
+     * the worker's queue is fuller than its priority allows.  Shed events
+     * are not spooled: the spool is for what was admitted.
+     */
+
+    if (msg->shed_above < NGX_EVBUS_SHED_NEVER) {
+        fill = ngx_evbus_kafka_fill();
+
+        if (fill > msg->shed_above) {
+            (void) ngx_sprintf(ngx_evbus_outbox.shed_err,
+                               "shed: queue %ui%% full, priority %s%Z", fill,
+                               ngx_evbus_priority_name(msg->priority));
+            *err = (const char *) ngx_evbus_outbox.shed_err;
+
+            ngx_evbus_stats_shed(msg->priority);
+
+            return NGX_EVBUS_SHED;
+        }
+    }
 
     if (delivered) {
         rc = ngx_evbus_outbox_produce(msg, *wait, index, err);

@@ -29,13 +29,17 @@ ngx_int_t ngx_evbus_outbox_init_process(ngx_cycle_t *cycle,
     ngx_evbus_outbox_conf_t *conf);
 void ngx_evbus_outbox_exit_process(ngx_cycle_t *cycle);
 
+/* a new event refused for its priority under overload */
+#define NGX_EVBUS_SHED  NGX_ABORT
+
 /*
  * A new event.  "delivered": the client waits for Kafka's report, *wait
  * exists; else the event may go to the spool when Kafka cannot take it,
  * and *wait (for n events) is created then.
  * NGX_OK: queued, nobody waits; NGX_AGAIN: *wait gets the outcome;
- * NGX_BUSY: neither Kafka nor the spool can take it now; NGX_DECLINED or
- * NGX_ERROR: not queued.  *err says why.
+ * NGX_BUSY: neither Kafka nor the spool can take it now; NGX_EVBUS_SHED:
+ * the queue is fuller than msg->shed_above percent (*err is valid until
+ * the next call); NGX_DECLINED or NGX_ERROR: not queued.  *err says why.
  */
 ngx_int_t ngx_evbus_outbox_send(ngx_evbus_msg_t *msg, ngx_uint_t delivered,
     ngx_evbus_wait_t **wait, ngx_uint_t n, ngx_uint_t index, ngx_log_t *log,

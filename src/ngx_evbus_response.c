@@ -80,9 +80,13 @@ ngx_http_evbus_response_json(ngx_pool_t *pool, ngx_evbus_event_t *events,
         return NULL;
     }
 
-    p = ngx_sprintf(b->last,
-                    "{\"accepted\":%uz,\"rejected\":%uz,\"event_ids\":[",
-                    accepted, rejected);
+    /* the common answer without printf */
+
+    p = ngx_cpymem(b->last, "{\"accepted\":", sizeof("{\"accepted\":") - 1);
+    p = ngx_evbus_json_uint(p, accepted);
+    p = ngx_cpymem(p, ",\"rejected\":", sizeof(",\"rejected\":") - 1);
+    p = ngx_evbus_json_uint(p, rejected);
+    p = ngx_cpymem(p, ",\"event_ids\":[", sizeof(",\"event_ids\":[") - 1);
 
     for (i = 0; i < n; i++) {
         if (events[i].error) {

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_evbus_stats.h"
+#include "ngx_evbus_priority.h"
 
 #include <xxhash.h>
 
@@ -73,7 +74,7 @@ static const char  *ngx_evbus_stats_reasons[] = {
     "depth", "duplicate_key", "event_id", "event_type", "event_version",
     "invalid_json", "invalid_utf8", "metadata", "not_object", "schema",
     "too_large", "topic", "unknown_type", "unknown_version", "not_queued",
-    "delivery_failed", "timeout", "other"
+    "delivery_failed", "timeout", "shed", "other"
 };
 
 #define NGX_EVBUS_STATS_REASONS                                               \
@@ -98,6 +99,7 @@ typedef struct {
     ngx_evbus_stats_worker_t    workers[NGX_EVBUS_STATS_WORKERS];
 
     ngx_atomic_t                reasons[NGX_EVBUS_STATS_REASONS];
+    ngx_atomic_t                shed[NGX_EVBUS_PRIORITY_N];
     ngx_evbus_stats_hist_t      hists[NGX_EVBUS_HIST_N];
 
     ngx_evbus_stats_table_t     types;
@@ -589,7 +591,7 @@ void
 ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n)
 {
     size_t                   i, j;
-    ngx_uint_t               accepted, rejected;
+    ngx_uint_t               accepted, rejected, shed;
     const char              *kind;
     ngx_evbus_event_t       *ev, *prev;
     ngx_evbus_stats_named_t  *t;
@@ -602,6 +604,7 @@ ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n)
     prev = NULL;
     accepted = 0;
     rejected = 0;
+    shed = 0;
 
     for (i = 0; i < n; i++) {
         ev = &events[i];
@@ -615,6 +618,7 @@ ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n)
             if (t) {
                 (void) ngx_atomic_fetch_add(&t->n[0], accepted);
                 (void) ngx_atomic_fetch_add(&t->n[1], rejected);
+                (void) ngx_atomic_fetch_add(&t->n[2], shed);
             }
 
             t = (ev->event_type_len
@@ -624,6 +628,7 @@ ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n)
                 : &ngx_evbus_shctx->invalid;
             accepted = 0;
             rejected = 0;
+            shed = 0;
         }
 
         prev = ev;
@@ -633,9 +638,14 @@ ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n)
             continue;
         }
 
-        rejected++;
-
         kind = ev->error_kind ? ev->error_kind : "other";
+
+        if (ngx_strcmp(kind, "shed") == 0) {
+            shed++;
+
+        } else {
+            rejected++;
+        }
 
         for (j = 0; j < NGX_EVBUS_STATS_REASONS - 1; j++) {
             if (ngx_strcmp(ngx_evbus_stats_reasons[j], kind) == 0) {
@@ -649,7 +659,19 @@ ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n)
     if (t) {
         (void) ngx_atomic_fetch_add(&t->n[0], accepted);
         (void) ngx_atomic_fetch_add(&t->n[1], rejected);
+        (void) ngx_atomic_fetch_add(&t->n[2], shed);
     }
+}
+
+
+void
+ngx_evbus_stats_shed(ngx_uint_t priority)
+{
+    if (ngx_evbus_shctx == NULL || priority >= NGX_EVBUS_PRIORITY_N) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&ngx_evbus_shctx->shed[priority], 1);
 }
 
 
@@ -783,7 +805,8 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
     ngx_evbus_stats_worker_t  *wk;
 
     static const char  *outcomes[] = { "outcome=\"accepted\"",
-                                       "outcome=\"rejected\"" };
+                                       "outcome=\"rejected\"",
+                                       "outcome=\"shed\"" };
     static const char  *results[] = { "result=\"produced\"",
                                       "result=\"delivered\"",
                                       "result=\"failed\"" };
@@ -842,7 +865,7 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
                                         "evbus_events_total", "event_type",
                                         "Events by type and by outcome of"
                                         " the request that carried them.",
-                                        outcomes, 2);
+                                        outcomes, 3);
             last = (ngx_uint_t) -1;
             continue;
         }
@@ -879,6 +902,20 @@ ngx_http_evbus_status_handler(ngx_http_request_t *r)
         ngx_evbus_stats_sample(&w, "evbus_rejections_total", "", labels,
                                p - labels);
         ngx_evbus_stats_uint(&w, NULL, "%uA", ngx_evbus_shctx->reasons[i]);
+    }
+
+    ngx_evbus_stats_end(&w);
+
+    ngx_evbus_stats_family(&w, "evbus_events_shed_total", "counter",
+                           "Events shed under overload by priority"
+                           " (evbus_priority, evbus_shed).");
+
+    for (i = 0; i < NGX_EVBUS_PRIORITY_N; i++) {
+        p = ngx_sprintf(labels, "priority=\"%s\"",
+                        ngx_evbus_priority_name(i));
+        ngx_evbus_stats_sample(&w, "evbus_events_shed_total", "", labels,
+                               p - labels);
+        ngx_evbus_stats_uint(&w, NULL, "%uA", ngx_evbus_shctx->shed[i]);
     }
 
     ngx_evbus_stats_end(&w);

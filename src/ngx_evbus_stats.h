@@ -60,6 +60,7 @@ ngx_int_t ngx_evbus_stats_conf(ngx_conf_t *cf, void *tag,
 void ngx_evbus_stats_init_process(ngx_cycle_t *cycle, void *tag);
 void ngx_evbus_stats_events(ngx_evbus_event_t *events, size_t n);
 void ngx_evbus_stats_topic(ngx_str_t *topic, ngx_uint_t result);
+void ngx_evbus_stats_shed(ngx_uint_t priority);
 void ngx_evbus_stats_observe(ngx_evbus_hist_e hist, ngx_uint_t value);
 void ngx_evbus_stats_limits(ngx_uint_t queue_max, off_t spool_max);
 void ngx_evbus_stats_rdkafka(ngx_evbus_rdstats_t *st);

@@ -18,7 +18,12 @@
 #define NGX_EVBUS_UUID_SEQ_START  0x7ff
 
 
+static void ngx_evbus_uuid_bytes(ngx_evbus_uuid_gen_t *gen, int64_t now_ms,
+    unsigned char *b);
 static uint64_t ngx_evbus_uuid_next(ngx_evbus_uuid_gen_t *gen);
+
+
+static const char  ngx_evbus_uuid_hex[] = "0123456789abcdef";
 
 
 int
@@ -62,10 +67,46 @@ void
 ngx_evbus_uuid_v7(ngx_evbus_uuid_gen_t *gen, int64_t now_ms,
     unsigned char *out)
 {
-    int                   i;
-    uint64_t              ms, rnd;
-    unsigned char         b[16], *p;
-    static const char     hex[] = "0123456789abcdef";
+    int             i;
+    unsigned char   b[16], *p;
+
+    ngx_evbus_uuid_bytes(gen, now_ms, b);
+
+    p = out;
+
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            *p++ = '-';
+        }
+
+        *p++ = ngx_evbus_uuid_hex[b[i] >> 4];
+        *p++ = ngx_evbus_uuid_hex[b[i] & 0x0f];
+    }
+}
+
+
+void
+ngx_evbus_uuid_v7_hex(ngx_evbus_uuid_gen_t *gen, int64_t now_ms,
+    unsigned char *out)
+{
+    int            i;
+    unsigned char  b[16];
+
+    ngx_evbus_uuid_bytes(gen, now_ms, b);
+
+    for (i = 0; i < 16; i++) {
+        *out++ = ngx_evbus_uuid_hex[b[i] >> 4];
+        *out++ = ngx_evbus_uuid_hex[b[i] & 0x0f];
+    }
+}
+
+
+static void
+ngx_evbus_uuid_bytes(ngx_evbus_uuid_gen_t *gen, int64_t now_ms,
+    unsigned char *b)
+{
+    int       i;
+    uint64_t  ms, rnd;
 
     if (now_ms > gen->last_ms) {
         gen->last_ms = now_ms;
@@ -92,17 +133,6 @@ ngx_evbus_uuid_v7(ngx_evbus_uuid_gen_t *gen, int64_t now_ms,
 
     for (i = 9; i < 16; i++) {
         b[i] = (unsigned char) (rnd >> (8 * (15 - i)));
-    }
-
-    p = out;
-
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            *p++ = '-';
-        }
-
-        *p++ = hex[b[i] >> 4];
-        *p++ = hex[b[i] & 0x0f];
     }
 }
 

@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 
-#define NGX_EVBUS_UUID_LEN  36
+#define NGX_EVBUS_UUID_LEN      36
+#define NGX_EVBUS_UUID_HEX_LEN  32
 
 
 /*
@@ -31,6 +32,13 @@ int ngx_evbus_uuid_init(ngx_evbus_uuid_gen_t *gen);
 
 /* writes 36 lowercase characters, no NUL */
 void ngx_evbus_uuid_v7(ngx_evbus_uuid_gen_t *gen, int64_t now_ms,
+    unsigned char *out);
+
+/*
+ * the same id without its dashes: 32 lowercase hex digits, the form of
+ * nginx's $request_id; no NUL
+ */
+void ngx_evbus_uuid_v7_hex(ngx_evbus_uuid_gen_t *gen, int64_t now_ms,
     unsigned char *out);
 
 

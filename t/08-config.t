@@ -221,6 +221,28 @@ fails('evbus_schemas norel (relative, missing)',
     qr{evbus_schemas: \Q$dir\E/norel: opendir\(\) failed}, 'evbus_schemas',
     http => ['evbus_schemas norel;']);
 
+passes('evbus_priority and evbus_shed',
+    http => ['map $evbus_event_type $prio { volatile; purchase high;'
+             . ' default normal; }', 'evbus_priority $prio;',
+             'evbus_shed low=40% high=95%;'],
+    server => ['evbus_shed low=50% normal=75% high=90%;'],
+    locations => 'location = /e { evbus; evbus_priority critical; }');
+
+fails('evbus_shed without %', qr/invalid parameter "low=50"/,
+    'evbus_shed low=50;', http => ['evbus_shed low=50;']);
+
+fails('evbus_shed critical=', qr/invalid parameter "critical=99%"/,
+    'evbus_shed critical', http => ['evbus_shed critical=99%;']);
+
+fails('evbus_shed over 100%', qr/invalid parameter "high=101%"/,
+    'evbus_shed high', server => ['evbus_shed high=101%;']);
+
+fails('evbus_shed decreasing', qr/thresholds must not decrease/,
+    'evbus_shed low', http => ['evbus_shed low=80% normal=70%;']);
+
+fails('evbus_priority unknown', qr/invalid evbus_priority "urgent"/, undef,
+    locations => 'location = /e { evbus; evbus_priority urgent; }');
+
 ok(!$t->master_pid, 'nginx -t started no server');
 
 # the failing checks leave [emerg] lines on purpose: only alerts and

@@ -130,8 +130,8 @@ is(scalar @types, 5, 'three types, other and invalid');
 
 # promtool, an independent parser
 SKIP: {
-    skip 'no promtool', 1 if !-x '/usr/bin/promtool'
-        && Evbus::skip_allowed('no promtool');
+    skip 'no promtool', 1
+        if !-x '/usr/bin/promtool' && Evbus::skip_allowed('no promtool');
     my $f = "$dir/metrics.txt";
     open my $fh, '>', $f or die;
     print $fh $raw;

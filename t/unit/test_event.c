@@ -970,6 +970,26 @@ test_uuid(void)
              (0x0193a5b6c7d8LL + 100000) & 0xffff);
     ok(memcmp(cur, prev, 15) == 0 && cur[15] >= '0' && cur[15] <= '7',
        "uuid: a new ms starts the counter low");
+
+    /* $request_id's form: the same id, 32 hex digits, no dashes */
+
+    ngx_evbus_uuid_v7_hex(&g, 0x0193a5b6c7d8LL + 200000, cur);
+    ngx_evbus_uuid_v7(&g, 0x0193a5b6c7d8LL + 200000, prev);
+
+    good = 1;
+
+    for (i = 0; i < NGX_EVBUS_UUID_HEX_LEN; i++) {
+        if (!((cur[i] >= '0' && cur[i] <= '9')
+              || (cur[i] >= 'a' && cur[i] <= 'f')))
+        {
+            good = 0;
+        }
+    }
+
+    ok(good && cur[12] == '7' && memcmp(cur, prev, 8) == 0
+       && memcmp(cur + 8, prev + 9, 4) == 0
+       && memcmp(cur + 12, prev + 14, 4) < 0,
+       "uuid: hex form, 32 digits, version 7, ordered with the dashed ids");
 }
 
 
@@ -1351,6 +1371,30 @@ escaped_is(const char *in, size_t len, const char *want)
 
 
 static void
+test_json_uint(void)
+{
+    size_t         i;
+    unsigned char  buf[32], *e;
+
+    static const struct {
+        uint64_t     n;
+        const char  *s;
+    } cases[] = {
+        { 0, "0" }, { 7, "7" }, { 10, "10" }, { 202, "202" },
+        { 2147483647, "2147483647" },
+        { 18446744073709551615ULL, "18446744073709551615" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        e = ngx_evbus_json_uint(buf, cases[i].n);
+        ok((size_t) (e - buf) == strlen(cases[i].s)
+           && memcmp(buf, cases[i].s, e - buf) == 0,
+           "json uint: %s", cases[i].s);
+    }
+}
+
+
+static void
 test_json_escape(void)
 {
     int             good;
@@ -1448,6 +1492,7 @@ main(void)
     test_uuid();
     test_json_escape();
     test_json_strict();
+    test_json_uint();
 
     ok(nvalues > 0 && nbad_values == 0,
        "all %zu produced values are valid JSON", nvalues);
