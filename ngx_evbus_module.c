@@ -95,6 +95,13 @@ static ngx_conf_enum_t  ngx_http_evbus_ack[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_evbus_format[] = {
+    { ngx_string("evbus"), NGX_HTTP_EVBUS_FORMAT_EVBUS },
+    { ngx_string("segment"), NGX_HTTP_EVBUS_FORMAT_SEGMENT },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_evbus_commands[] = {
 
     { ngx_string("evbus"),
@@ -278,6 +285,13 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_evbus_loc_conf_t, metadata),
       NULL },
+
+    { ngx_string("evbus_format"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, format),
+      &ngx_http_evbus_format },
 
       ngx_null_command
 };
@@ -466,6 +480,7 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
     elcf->max_inflated_size = NGX_CONF_UNSET_SIZE;
     elcf->write_keys = NGX_CONF_UNSET_PTR;
     elcf->metadata = NGX_CONF_UNSET_PTR;
+    elcf->format = NGX_CONF_UNSET_UINT;
 
     return elcf;
 }
@@ -501,6 +516,8 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->max_inflated_size, 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->write_keys, prev->write_keys, NULL);
     ngx_conf_merge_ptr_value(conf->metadata, prev->metadata, NULL);
+    ngx_conf_merge_uint_value(conf->format, prev->format,
+                              NGX_HTTP_EVBUS_FORMAT_EVBUS);
 
     if (conf->ack_timeout == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

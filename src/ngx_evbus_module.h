@@ -20,6 +20,9 @@
 #define NGX_EVBUS_UNKNOWN_REJECT  0
 #define NGX_EVBUS_UNKNOWN_ACCEPT  1
 
+#define NGX_HTTP_EVBUS_FORMAT_EVBUS    0
+#define NGX_HTTP_EVBUS_FORMAT_SEGMENT  1
+
 
 typedef struct {
     ngx_str_t                   brokers;
@@ -61,6 +64,7 @@ typedef struct {
     size_t                      max_inflated_size;
     ngx_array_t                *write_keys;     /* of the write_key room */
     void                       *metadata;       /* evbus_metadata */
+    ngx_uint_t                  format;         /* evbus_format */
 } ngx_http_evbus_loc_conf_t;
 
 
