@@ -2518,7 +2518,8 @@ int
 ngx_evbus_parser_build(ngx_evbus_parser_t *p)
 {
     int                 rc;
-    size_t              i;
+    size_t              i, extra;
+    unsigned char       id[ngx_evbus_json_escape_len(NGX_EVBUS_EVENT_ID_MAX)];
     ngx_evbus_event_t  *ev;
 
     if (!p->segment || p->built || p->rc != NGX_EVBUS_PARSE_OK) {
@@ -2536,6 +2537,39 @@ ngx_evbus_parser_build(ngx_evbus_parser_t *p)
 
         p->cur = p->defer[i].cur;
         p->spans = p->defer[i].spans;
+
+        /*
+         * what is added before the client's members counts against the
+         * event's size, as a generated event_id does elsewhere
+         */
+
+        extra = sizeof("\"event_type\":\"\",") - 1 + ev->event_type_len;
+
+        if (ev->event_id) {
+            extra += sizeof("\"event_id\":\"\",") - 1
+                     + (ngx_evbus_json_escape(id, ev->event_id,
+                                              ev->event_id_len) - id);
+        }
+
+        if (!p->cur.seg_context && p->cap[0].len) {
+            extra += sizeof("\"context\":,") - 1 + p->cap[0].len;
+        }
+
+        if (!p->cur.seg_integrations && p->cap[1].len) {
+            extra += sizeof("\"integrations\":,") - 1 + p->cap[1].len;
+        }
+
+        if (ev->raw_len + extra
+            > p->limits.max_event_size + NGX_EVBUS_GEN_ID_LEN)
+        {
+            ev->error = "event with the batch-level members added to it"
+                        " is larger than evbus_max_event_size";
+            ev->error_kind = "too_large";
+            ev->error_pointer = "";
+            ev->error_message = ev->error;
+            ev->error_keyword = NULL;
+            continue;
+        }
 
         rc = ngx_evbus_build(p, ev, ev->raw, ev->raw_len);
         if (rc != NGX_EVBUS_PARSE_OK) {

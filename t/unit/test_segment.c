@@ -290,6 +290,37 @@ test_envelope(void)
 
 
 static void
+test_added_size(void)
+{
+    res_t   r;
+    size_t  max;
+
+    max = limits.max_event_size;
+    limits.max_event_size = 256;
+
+    run(&r, NGX_EVBUS_FORMAT_SEGMENT_BATCH, 0,
+        "{\"batch\":[{\"type\":\"track\",\"event\":\"e\",\"userId\":\"u\","
+        "\"p\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"},"
+        "{\"type\":\"track\",\"event\":\"e\",\"userId\":\"u\","
+        "\"context\":{}}],"
+        "\"context\":{\"c\":\"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+        "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+        "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\"}}",
+        1000);
+
+    ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 2 && r.ev[0].error
+       && strcmp(r.ev[0].error_kind, "too_large") == 0
+       && r.ev[1].error == NULL,
+       "an item too large with the batch's context added: too_large; one"
+       " with its own context: accepted");
+    evbus_pool_free(&r.pool);
+
+    limits.max_event_size = max;
+}
+
+
+static void
 test_names(void)
 {
     size_t         n;
@@ -321,6 +352,7 @@ main(void)
     test_batch();
     test_single();
     test_envelope();
+    test_added_size();
     test_names();
 
     printf("1..%d\n", ntests);
