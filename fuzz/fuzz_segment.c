@@ -49,7 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_evbus_enrich_t   enrich;
     ngx_evbus_parser_t  *p;
 
-    static const char  md[] = "\"ingest_timestamp\":\"2026-11-26T17:00:00.000Z\"";
+    static const char  md[] =
+        "\"ingest_timestamp\":\"2026-11-26T17:00:00.000Z\"";
 
     if (size == 0) {
         return 0;

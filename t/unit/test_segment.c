@@ -304,7 +304,8 @@ test_added_size(void)
         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"},"
         "{\"type\":\"track\",\"event\":\"e\",\"userId\":\"u\","
         "\"context\":{}}],"
-        "\"context\":{\"c\":\"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+        "\"context\":{\"c\":\"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+        "yy"
         "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
         "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\"}}",
         1000);
