@@ -466,8 +466,10 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        (void) ngx_sprintf(error, "more than %ui events in one request"
-                           " (evbus_max_events)%Z", elcf->max_events);
+        (void) ngx_sprintf(error, "more than %uz events in one request"
+                           " (%s)%Z", limits.max_events,
+                           (ctx->format >= NGX_EVBUS_FORMAT_SEGMENT)
+                           ? "Segment's limit" : "evbus_max_events");
 
         return ngx_http_evbus_response_error(r,
                                              NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,

@@ -113,6 +113,7 @@ my $item = '{"type":"track","event":"e","userId":"u"}';
     '{"batch":[' . join(',', ($item) x 2501) . ']}',
     headers => { Authorization => $basic });
 is($st, 413, '2,501 events: 413');
+like($j && $j->{error} // '', qr/more than 2500 events/, '2,501 events: reason');
 ($st) = $t->post('/v1/batch',
     '{"batch":[{"type":"track","event":"e","userId":"u","p":"'
     . ('x' x 512000) . '"}]}', headers => { Authorization => $basic });
