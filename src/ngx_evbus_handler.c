@@ -784,10 +784,18 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
         error = "no valid event in the request";
     }
 
-    if (status == NGX_HTTP_ACCEPTED
-        && ctx->format >= NGX_EVBUS_FORMAT_SEGMENT)
-    {
-        status = NGX_HTTP_OK;
+    /*
+     * Segment's libraries: 2xx is success; a 429 they retry after its
+     * Retry-After without spending their few retries, as a 503 would
+     */
+
+    if (ctx->format >= NGX_EVBUS_FORMAT_SEGMENT) {
+        if (status == NGX_HTTP_ACCEPTED) {
+            status = NGX_HTTP_OK;
+
+        } else if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+            status = NGX_HTTP_TOO_MANY_REQUESTS;
+        }
     }
 
     ngx_http_evbus_observe_finish(r, ctx, status);

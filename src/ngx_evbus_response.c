@@ -197,7 +197,9 @@ ngx_http_evbus_response_send(ngx_http_request_t *r, ngx_int_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        || status == NGX_HTTP_TOO_MANY_REQUESTS)
+    {
         h = ngx_list_push(&r->headers_out.headers);
         if (h == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

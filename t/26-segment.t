@@ -15,7 +15,7 @@ use Test::More;
 use MIME::Base64 qw(encode_base64);
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Evbus qw(rfc3339_ms);
+use Evbus qw(rfc3339_ms free_port);
 
 my $t = Evbus->new('segment')->need_kafka;
 my $topic = $t->topic;
@@ -183,5 +183,33 @@ ok($kinds{user_id}, 'no userId or anonymousId: dead-lettered, kind user_id');
 is($kinds{user_id} && $kinds{user_id}{value}{raw}, $items[2],
     'the dead letter holds the item as sent');
 ok($kinds{too_large}, 'a 33 KB item: dead-lettered, kind too_large');
+
+# backpressure: Kafka unreachable, the producer's queue full: 429 with
+# Retry-After (Segment's libraries wait for it without spending retries)
+
+my $u = Evbus->new('segment-unavailable');
+$u->start_ok(brokers => '127.0.0.1:' . free_port(),
+    properties => [['linger.ms', 5], ['queue.buffering.max.messages', 2],
+        ['message.timeout.ms', 4000]],
+    http => ['evbus_topic t-segment-unavailable;'],
+    locations => 'location /v1/ { evbus; evbus_format segment; }');
+
+my (@statuses, $first429);
+for my $i (1 .. 6) {
+    my ($st, $h, $j, $raw) = $u->post('/v1/batch', '{"batch":['
+        . join(',', map { qq({"type":"track","event":"e","userId":"u",)
+            . qq("messageId":"bp-$i-$_"}) } 1 .. 3) . ']}');
+    push @statuses, $st;
+    $first429 //= [$h, $j, $raw] if $st == 429;
+}
+note("statuses: @statuses");
+ok(!grep({ $_ != 200 && $_ != 429 } @statuses), 'only 200 and 429');
+ok($first429, 'a 429 once nothing can be queued');
+like($first429 && $first429->[0]{'retry-after'} // '', qr/^[1-9]\d*$/,
+    '429: Retry-After in seconds');
+like($first429 && $first429->[1] && $first429->[1]{error} // '',
+    qr/retry later/, '429: JSON error');
+ok($u->stop(timeout => 30), 'nginx stopped with Kafka down');
+$u->check_error_log;
 
 $t->done;
