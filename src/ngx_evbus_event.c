@@ -617,7 +617,15 @@ ngx_evbus_json_chunk(ngx_evbus_parser_t *p)
         return p->rc;
     }
 
-    if (!p->cur.active && p->level == 1 && p->nest == 1) {
+    /*
+     * Not one event too many: yajl may still refuse that token, and then
+     * the body is a 400, as when it is fed whole; if it takes it, the
+     * element's callback answers 413.
+     */
+
+    if (!p->cur.active && p->level == 1 && p->nest == 1
+        && p->nevents < p->limits.max_events)
+    {
         at = ngx_evbus_skip(p, p->prev_end, end, 1);
 
         if (at < end) {

@@ -893,6 +893,10 @@ test_splits(void)
                  "NDJSON with large events");
     limits.max_events = 3;
     check_splits(JSON, S("[{},{},{},{}]"), "JSON with too many events");
+    check_splits(JSON, S("[{},{},\"a\"12345,{}]"),
+                 "JSON with a refused element after the last one");
+    check_splits(JSON, S("[{},{},{},12345]"),
+                 "JSON with a scalar element too many");
     check_splits(NDJSON, S("{}\n{}\n{}\n{}"), "NDJSON with too many events");
     limits = saved;
 }
