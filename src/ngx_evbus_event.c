@@ -803,8 +803,22 @@ ngx_evbus_json_chunk(ngx_evbus_parser_t *p)
     st = yajl_parse(p->yajl, p->chunk, p->chunk_len);
 
     if (st != yajl_status_ok) {
-        return ngx_evbus_json_fail(p, st,
-                             p->call_base + yajl_get_bytes_consumed(p->yajl));
+        at = p->call_base + yajl_get_bytes_consumed(p->yajl);
+
+        /*
+         * The error that comes first in the body wins, however it is cut:
+         * a form feed or vertical tab before the refused token, as the
+         * check at the end of the chunk finds it when the body is cut
+         * between the two.
+         */
+
+        if (st == yajl_status_error && !p->cur.active
+            && ngx_evbus_framing(p, p->prev_end, at) != NGX_EVBUS_PARSE_OK)
+        {
+            return p->rc;
+        }
+
+        return ngx_evbus_json_fail(p, st, at);
     }
 
     /*
@@ -819,9 +833,16 @@ ngx_evbus_json_chunk(ngx_evbus_parser_t *p)
         return p->rc;
     }
 
+    /*
+     * Not one event too many: yajl may still refuse that token, and then
+     * the body is a 400, as when it is fed whole; if it takes it, the
+     * element's callback answers 413.
+     */
+
     if (!p->cur.active
         && (p->batch ? p->in_batch && p->nest == 2
-                     : p->level == 1 && p->nest == 1))
+                     : p->level == 1 && p->nest == 1)
+        && p->nevents < p->limits.max_events)
     {
         at = ngx_evbus_skip(p, p->prev_end, end, 1);
 
@@ -1066,6 +1087,9 @@ ngx_evbus_skip(ngx_evbus_parser_t *p, size_t from, size_t to, int comma)
 /*
  * Between and around the events of a JSON body: what yajl took for
  * whitespace in [from, to) of the current chunk must be RFC 8259's.
+ * The range may run into a token (one yajl has buffered, or one it
+ * has refused): the scan stops there, so that a form feed or vertical
+ * tab is reported only when it comes before that token.
  */
 
 static int
@@ -1084,6 +1108,10 @@ ngx_evbus_framing(ngx_evbus_parser_t *p, size_t from, size_t to)
     for ( /* void */ ; from < to; from++) {
         c = p->chunk[from - p->chunk_base];
 
+        if (ngx_evbus_is_ws(c) || c == ',') {
+            continue;
+        }
+
         if (c == 0x0b || c == 0x0c) {
             p->error = ngx_evbus_printf(p, "invalid JSON at byte %zu: a form"
                                         " feed or vertical tab is not JSON"
@@ -1093,6 +1121,8 @@ ngx_evbus_framing(ngx_evbus_parser_t *p, size_t from, size_t to)
                              : NGX_EVBUS_PARSE_NOMEM;
             return p->rc;
         }
+
+        break;
     }
 
     return NGX_EVBUS_PARSE_OK;
@@ -1451,6 +1481,10 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
         }
 
         if (kind == NGX_EVBUS_VALUE_SCALAR) {
+            if (ngx_evbus_framing(p, 0, off) != NGX_EVBUS_PARSE_OK) {
+                return p->rc;
+            }
+
             p->error = "body must be a JSON object or an array of objects";
             p->rc = NGX_EVBUS_PARSE_BAD_BODY;
             return p->rc;
@@ -1458,17 +1492,19 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
     }
 
     if (!p->cur.active) {
+        /* up to the value's first byte: skip() stops at a form feed */
+
+        if (p->format == NGX_EVBUS_FORMAT_JSON
+            && ngx_evbus_framing(p, p->prev_end, off) != NGX_EVBUS_PARSE_OK)
+        {
+            return p->rc;
+        }
+
         if (kind == NGX_EVBUS_VALUE_SCALAR) {
             start = ngx_evbus_skip(p, p->prev_end, off, 1);
 
         } else {
             start = off - 1;
-        }
-
-        if (p->format != NGX_EVBUS_FORMAT_NDJSON
-            && ngx_evbus_framing(p, p->prev_end, start) != NGX_EVBUS_PARSE_OK)
-        {
-            return p->rc;
         }
 
         p->rc = ngx_evbus_event_begin(p, start);
