@@ -25,6 +25,7 @@ CORE_SRCS := \
     src/ngx_evbus_trace.c \
     src/ngx_evbus_inflate.c \
     src/ngx_evbus_clock.c \
+    src/ngx_evbus_segment.c \
     src/ngx_evbus_spool_record.c \
     src/ngx_evbus_schema.c \
     src/ngx_evbus_schema_compile.c \

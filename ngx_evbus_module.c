@@ -96,6 +96,13 @@ static ngx_conf_enum_t  ngx_http_evbus_ack[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_evbus_format[] = {
+    { ngx_string("evbus"), NGX_HTTP_EVBUS_FORMAT_EVBUS },
+    { ngx_string("segment"), NGX_HTTP_EVBUS_FORMAT_SEGMENT },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_evbus_commands[] = {
 
     { ngx_string("evbus"),
@@ -294,6 +301,13 @@ static ngx_command_t  ngx_http_evbus_commands[] = {
       0,
       NULL },
 
+    { ngx_string("evbus_format"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_evbus_loc_conf_t, format),
+      &ngx_http_evbus_format },
+
       ngx_null_command
 };
 
@@ -489,6 +503,7 @@ ngx_http_evbus_create_loc_conf(ngx_conf_t *cf)
     elcf->metadata = NGX_CONF_UNSET_PTR;
     elcf->priority = NGX_CONF_UNSET_PTR;
     elcf->shed[0] = NGX_CONF_UNSET_UINT;
+    elcf->format = NGX_CONF_UNSET_UINT;
 
     return elcf;
 }
@@ -524,6 +539,8 @@ ngx_http_evbus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->max_inflated_size, 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->write_keys, prev->write_keys, NULL);
     ngx_conf_merge_ptr_value(conf->metadata, prev->metadata, NULL);
+    ngx_conf_merge_uint_value(conf->format, prev->format,
+                              NGX_HTTP_EVBUS_FORMAT_EVBUS);
 
     if (conf->ack_timeout == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -8,7 +8,8 @@ set -euo pipefail
 build="gcc make nginx nginx-dev librdkafka-dev libyajl-dev libxxhash-dev
        libpcre2-dev zlib1g-dev libssl-dev binutils"
 run="kcat curl perl libjson-pp-perl openjdk-17-jre-headless maven"
-test="xxhash strace prometheus"
+test="xxhash strace prometheus nodejs"
+command -v npm >/dev/null || test="$test npm"    # t/71: analytics-node
 bench="wrk"
 core="valgrind"
 fuzz="clang libclang-rt-14-dev"

@@ -12,6 +12,8 @@
 
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_clock.h"
+#include "ngx_evbus_json.h"
+#include "ngx_evbus_segment.h"
 
 
 #define NGX_EVBUS_KEY_OTHER       0
@@ -19,6 +21,18 @@
 #define NGX_EVBUS_KEY_ID          2
 #define NGX_EVBUS_KEY_VERSION     3
 #define NGX_EVBUS_KEY_METADATA    4
+
+/* the members Segment's calls and batches give a meaning to */
+#define NGX_EVBUS_SEG_OTHER       0
+#define NGX_EVBUS_SEG_TYPE        1
+#define NGX_EVBUS_SEG_EVENT       2
+#define NGX_EVBUS_SEG_MESSAGE_ID  3
+#define NGX_EVBUS_SEG_USER        4
+#define NGX_EVBUS_SEG_CONTEXT     5
+#define NGX_EVBUS_SEG_INTEGRATIONS  6
+#define NGX_EVBUS_SEG_WRITE_KEY   7
+#define NGX_EVBUS_SEG_BATCH       8
+#define NGX_EVBUS_SEG_SENT_AT     9
 
 #define NGX_EVBUS_VALUE_SCALAR    0
 #define NGX_EVBUS_VALUE_MAP       1
@@ -71,7 +85,34 @@ typedef struct {
     int64_t                     sent_ms;      /* when sent_ok */
     unsigned                    ts_ok:1;
     unsigned                    sent_ok:1;
+
+    /* Segment formats: what the item's members said */
+    unsigned                    seg_key:4;
+    unsigned                    seg_type:3;
+    unsigned                    seg_type_seen:1;
+    unsigned                    seg_event_seen:1;
+    unsigned                    seg_user:1;
+    unsigned                    seg_context:1;
+    unsigned                    seg_integrations:1;
+    unsigned char              *seg_event;    /* normalised */
+    size_t                      seg_event_len;
 } ngx_evbus_cur_t;
+
+
+/* a valid Segment item, built when the whole body is known */
+typedef struct {
+    ngx_evbus_cur_t             cur;
+    ngx_evbus_span_t           *spans;
+} ngx_evbus_defer_t;
+
+
+/* a batch-level member copied for its items ("context", "integrations") */
+typedef struct {
+    size_t                      start;        /* absolute, its '{' */
+    unsigned char              *buf;
+    size_t                      len;
+    unsigned                    active:1;
+} ngx_evbus_capture_t;
 
 
 struct ngx_evbus_parser_s {
@@ -123,6 +164,23 @@ struct ngx_evbus_parser_s {
     ngx_evbus_event_t          *events;
     size_t                      nevents;
     size_t                      events_cap;
+
+    /* Segment formats */
+    ngx_evbus_defer_t          *defer;
+    ngx_evbus_capture_t         cap[2];       /* context, integrations */
+    ngx_evbus_capture_t        *capturing;
+    unsigned char              *write_key;
+    size_t                      write_key_len;
+    int64_t                     seg_sent_ms;
+    int                         seg_call;
+    unsigned                    env_key:4;
+    unsigned                    segment:1;
+    unsigned                    batch:1;      /* {"batch":[...], ...} */
+    unsigned                    in_batch:1;
+    unsigned                    batch_seen:1;
+    unsigned                    env_in:1;     /* in another member's value */
+    unsigned                    seg_sent_ok:1;
+    unsigned                    built:1;
 };
 
 
@@ -207,6 +265,18 @@ static unsigned char *ngx_evbus_write_md(ngx_evbus_parser_t *p,
     unsigned char *b, const unsigned char *text, const unsigned char *num,
     size_t num_len);
 static size_t ngx_evbus_itoa(unsigned char *b, int64_t n);
+static int ngx_evbus_env_open(ngx_evbus_parser_t *p, int kind);
+static int ngx_evbus_env_scalar(ngx_evbus_parser_t *p, int type,
+    const unsigned char *s, size_t len);
+static int ngx_evbus_env_end(ngx_evbus_parser_t *p);
+static int ngx_evbus_env_error(ngx_evbus_parser_t *p, const char *err);
+static int ngx_evbus_capture(ngx_evbus_parser_t *p, size_t to);
+static int ngx_evbus_seg_key(const unsigned char *s, size_t len);
+static int ngx_evbus_seg_member(ngx_evbus_parser_t *p, int type,
+    const unsigned char *s, size_t len);
+static int ngx_evbus_seg_end(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev);
+static int ngx_evbus_defer(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
+    const unsigned char *text, size_t len);
 static unsigned char *ngx_evbus_dup(ngx_evbus_parser_t *p,
     const unsigned char *s, size_t len);
 
@@ -278,7 +348,9 @@ ngx_evbus_parser_create(int format, const ngx_evbus_limits_t *limits,
 {
     ngx_evbus_parser_t  *p;
 
-    if (format != NGX_EVBUS_FORMAT_JSON && format != NGX_EVBUS_FORMAT_NDJSON) {
+    if (format < NGX_EVBUS_FORMAT_JSON
+        || format > NGX_EVBUS_FORMAT_SEGMENT_BATCH)
+    {
         return NULL;
     }
 
@@ -294,6 +366,17 @@ ngx_evbus_parser_create(int format, const ngx_evbus_limits_t *limits,
     p->enrich = enrich;
     p->alloc = alloc;
     p->alloc_ctx = alloc_ctx;
+
+    if (format >= NGX_EVBUS_FORMAT_SEGMENT) {
+        p->segment = 1;
+        p->seg_sent_ms = NGX_EVBUS_CLOCK_NONE;
+    }
+
+    if (format == NGX_EVBUS_FORMAT_SEGMENT_BATCH) {
+        /* the items of "batch", inside the body's object */
+        p->batch = 1;
+        p->level = 2;
+    }
 
     p->yajl = ngx_evbus_yajl_new(p);
     if (p->yajl == NULL) {
@@ -372,11 +455,16 @@ ngx_evbus_parser_finish(ngx_evbus_parser_t *p)
     p->chunk_base = p->offset;
     p->call_base = p->offset;
 
-    if (p->format == NGX_EVBUS_FORMAT_JSON) {
+    if (p->format != NGX_EVBUS_FORMAT_NDJSON) {
         p->rc = ngx_evbus_json_finish(p);
 
     } else {
         p->rc = ngx_evbus_ndjson_finish(p);
+    }
+
+    if (p->rc == NGX_EVBUS_PARSE_OK && p->batch && !p->batch_seen) {
+        p->error = "body has no \"batch\" array";
+        p->rc = NGX_EVBUS_PARSE_BAD_BODY;
     }
 
     if (p->rc == NGX_EVBUS_PARSE_OK && p->nevents == 0) {
@@ -677,7 +765,7 @@ ngx_evbus_chunk(ngx_evbus_parser_t *p, const unsigned char *data, size_t len)
     p->chunk_len = len;
     p->chunk_base = p->offset;
 
-    if (p->format == NGX_EVBUS_FORMAT_JSON) {
+    if (p->format != NGX_EVBUS_FORMAT_NDJSON) {
         rc = ngx_evbus_json_chunk(p);
 
     } else {
@@ -686,6 +774,10 @@ ngx_evbus_chunk(ngx_evbus_parser_t *p, const unsigned char *data, size_t len)
 
     if (rc == NGX_EVBUS_PARSE_OK) {
         rc = ngx_evbus_stage_tail(p);
+    }
+
+    if (rc == NGX_EVBUS_PARSE_OK && p->capturing) {
+        rc = ngx_evbus_capture(p, p->chunk_base + len);
     }
 
     p->offset += len;
@@ -711,8 +803,22 @@ ngx_evbus_json_chunk(ngx_evbus_parser_t *p)
     st = yajl_parse(p->yajl, p->chunk, p->chunk_len);
 
     if (st != yajl_status_ok) {
-        return ngx_evbus_json_fail(p, st,
-                             p->call_base + yajl_get_bytes_consumed(p->yajl));
+        at = p->call_base + yajl_get_bytes_consumed(p->yajl);
+
+        /*
+         * The error that comes first in the body wins, however it is cut:
+         * a form feed or vertical tab before the refused token, as the
+         * check at the end of the chunk finds it when the body is cut
+         * between the two.
+         */
+
+        if (st == yajl_status_error && !p->cur.active
+            && ngx_evbus_framing(p, p->prev_end, at) != NGX_EVBUS_PARSE_OK)
+        {
+            return p->rc;
+        }
+
+        return ngx_evbus_json_fail(p, st, at);
     }
 
     /*
@@ -727,7 +833,17 @@ ngx_evbus_json_chunk(ngx_evbus_parser_t *p)
         return p->rc;
     }
 
-    if (!p->cur.active && p->level == 1 && p->nest == 1) {
+    /*
+     * Not one event too many: yajl may still refuse that token, and then
+     * the body is a 400, as when it is fed whole; if it takes it, the
+     * element's callback answers 413.
+     */
+
+    if (!p->cur.active
+        && (p->batch ? p->in_batch && p->nest == 2
+                     : p->level == 1 && p->nest == 1)
+        && p->nevents < p->limits.max_events)
+    {
         at = ngx_evbus_skip(p, p->prev_end, end, 1);
 
         if (at < end) {
@@ -971,6 +1087,9 @@ ngx_evbus_skip(ngx_evbus_parser_t *p, size_t from, size_t to, int comma)
 /*
  * Between and around the events of a JSON body: what yajl took for
  * whitespace in [from, to) of the current chunk must be RFC 8259's.
+ * The range may run into a token (one yajl has buffered, or one it
+ * has refused): the scan stops there, so that a form feed or vertical
+ * tab is reported only when it comes before that token.
  */
 
 static int
@@ -989,6 +1108,10 @@ ngx_evbus_framing(ngx_evbus_parser_t *p, size_t from, size_t to)
     for ( /* void */ ; from < to; from++) {
         c = p->chunk[from - p->chunk_base];
 
+        if (ngx_evbus_is_ws(c) || c == ',') {
+            continue;
+        }
+
         if (c == 0x0b || c == 0x0c) {
             p->error = ngx_evbus_printf(p, "invalid JSON at byte %zu: a form"
                                         " feed or vertical tab is not JSON"
@@ -998,6 +1121,8 @@ ngx_evbus_framing(ngx_evbus_parser_t *p, size_t from, size_t to)
                              : NGX_EVBUS_PARSE_NOMEM;
             return p->rc;
         }
+
+        break;
     }
 
     return NGX_EVBUS_PARSE_OK;
@@ -1117,6 +1242,14 @@ ngx_evbus_on_map_key(void *ctx, const unsigned char *s, size_t len)
 
     p = ctx;
 
+    if (p->batch && (p->nest < 2 || p->env_in)) {
+        if (!p->env_in && p->nest == 1) {
+            p->env_key = ngx_evbus_seg_key(s, len);
+        }
+
+        return 1;
+    }
+
     if (p->cur.validate
         && ngx_evbus_vfeed(p, NGX_EVBUS_TOK_KEY, s, len)
            != NGX_EVBUS_PARSE_OK)
@@ -1137,8 +1270,17 @@ ngx_evbus_on_map_key(void *ctx, const unsigned char *s, size_t len)
     key = ngx_evbus_key(s, len);
     p->cur.key = key;
 
-    p->cur.clock_key = (len == 9 && memcmp(s, "timestamp", 9) == 0) ? 1
-                       : (len == 7 && memcmp(s, "sent_at", 7) == 0) ? 2 : 0;
+    if (p->segment) {
+        p->cur.seg_key = ngx_evbus_seg_key(s, len);
+        p->cur.clock_key = (len == 9 && memcmp(s, "timestamp", 9) == 0) ? 1
+                           : (p->cur.seg_key == NGX_EVBUS_SEG_SENT_AT) ? 2
+                           : 0;
+
+    } else {
+        p->cur.clock_key = (len == 9 && memcmp(s, "timestamp", 9) == 0) ? 1
+                           : (len == 7 && memcmp(s, "sent_at", 7) == 0) ? 2
+                           : 0;
+    }
 
     if (key != NGX_EVBUS_KEY_OTHER) {
         bit = 1 << (key - 1);
@@ -1164,10 +1306,20 @@ ngx_evbus_on_end(void *ctx)
     p = ctx;
     off = p->call_base + yajl_get_bytes_consumed(p->yajl);
 
+    if (p->env_in) {
+        p->nest--;
+        return (p->nest > 1 || ngx_evbus_env_end(p) == NGX_EVBUS_PARSE_OK);
+    }
+
     p->nest--;
 
     if (p->nest < p->level) {
-        /* the top-level array */
+        /* the top-level array; or the batch, or the body's object */
+
+        if (p->batch && p->nest == 1) {
+            p->in_batch = 0;
+        }
+
         if (ngx_evbus_framing(p, p->prev_end, off - 1) != NGX_EVBUS_PARSE_OK) {
             return 0;
         }
@@ -1214,6 +1366,10 @@ ngx_evbus_scalar(ngx_evbus_parser_t *p, int type, int tok,
 {
     size_t  off, depth;
 
+    if (p->batch && (p->nest < 2 || p->env_in)) {
+        return ngx_evbus_env_scalar(p, type, s, len);
+    }
+
     off = p->call_base + yajl_get_bytes_consumed(p->yajl);
 
     if (p->nest == p->level) {
@@ -1237,6 +1393,12 @@ ngx_evbus_scalar(ngx_evbus_parser_t *p, int type, int tok,
             ngx_evbus_clock_member(p, s, len);
         }
 
+        if (p->segment && p->cur.seg_key
+            && ngx_evbus_seg_member(p, type, s, len) != NGX_EVBUS_PARSE_OK)
+        {
+            return 0;
+        }
+
         return ngx_evbus_member(p, type, s, len) == NGX_EVBUS_PARSE_OK;
     }
 
@@ -1252,6 +1414,10 @@ static int
 ngx_evbus_open(ngx_evbus_parser_t *p, int kind)
 {
     size_t  off;
+
+    if (p->batch && (p->nest < 2 || p->env_in)) {
+        return ngx_evbus_env_open(p, kind);
+    }
 
     off = p->call_base + yajl_get_bytes_consumed(p->yajl);
 
@@ -1302,6 +1468,12 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
     } else if (!p->top_seen) {
         p->top_seen = 1;
 
+        if (p->segment && kind != NGX_EVBUS_VALUE_MAP) {
+            p->error = "body must be a JSON object";
+            p->rc = NGX_EVBUS_PARSE_BAD_BODY;
+            return p->rc;
+        }
+
         if (kind == NGX_EVBUS_VALUE_ARRAY) {
             p->level = 1;
             p->prev_end = off;
@@ -1309,6 +1481,10 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
         }
 
         if (kind == NGX_EVBUS_VALUE_SCALAR) {
+            if (ngx_evbus_framing(p, 0, off) != NGX_EVBUS_PARSE_OK) {
+                return p->rc;
+            }
+
             p->error = "body must be a JSON object or an array of objects";
             p->rc = NGX_EVBUS_PARSE_BAD_BODY;
             return p->rc;
@@ -1316,17 +1492,19 @@ ngx_evbus_element(ngx_evbus_parser_t *p, int kind, size_t off)
     }
 
     if (!p->cur.active) {
+        /* up to the value's first byte: skip() stops at a form feed */
+
+        if (p->format == NGX_EVBUS_FORMAT_JSON
+            && ngx_evbus_framing(p, p->prev_end, off) != NGX_EVBUS_PARSE_OK)
+        {
+            return p->rc;
+        }
+
         if (kind == NGX_EVBUS_VALUE_SCALAR) {
             start = ngx_evbus_skip(p, p->prev_end, off, 1);
 
         } else {
             start = off - 1;
-        }
-
-        if (p->format == NGX_EVBUS_FORMAT_JSON
-            && ngx_evbus_framing(p, p->prev_end, start) != NGX_EVBUS_PARSE_OK)
-        {
-            return p->rc;
         }
 
         p->rc = ngx_evbus_event_begin(p, start);
@@ -1369,6 +1547,18 @@ ngx_evbus_member(ngx_evbus_parser_t *p, int type, const unsigned char *s,
 
     ev = ngx_evbus_event(p);
     err = NULL;
+
+    if (p->segment
+        && (p->cur.key == NGX_EVBUS_KEY_TYPE
+            || p->cur.key == NGX_EVBUS_KEY_ID))
+    {
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, ngx_evbus_kinds[p->cur.key],
+                       ngx_evbus_pointers[p->cur.key],
+                       "event_type and event_id are set by the server in"
+                       " evbus_format segment (from type, event and"
+                       " messageId)");
+        return NGX_EVBUS_PARSE_OK;
+    }
 
     switch (p->cur.key) {
 
@@ -1449,6 +1639,24 @@ ngx_evbus_member(ngx_evbus_parser_t *p, int type, const unsigned char *s,
 static void
 ngx_evbus_member_open(ngx_evbus_parser_t *p, int kind, size_t off)
 {
+    if (p->segment) {
+        switch (p->cur.seg_key) {
+
+        case NGX_EVBUS_SEG_CONTEXT:
+            p->cur.seg_context = 1;
+            break;
+
+        case NGX_EVBUS_SEG_INTEGRATIONS:
+            p->cur.seg_integrations = 1;
+            break;
+
+        case NGX_EVBUS_SEG_MESSAGE_ID:
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_id", "/messageId",
+                           "messageId must be a string");
+            break;
+        }
+    }
+
     switch (p->cur.key) {
 
     case NGX_EVBUS_KEY_TYPE:
@@ -1728,6 +1936,7 @@ static int
 ngx_evbus_event_begin(ngx_evbus_parser_t *p, size_t start)
 {
     size_t              cap;
+    ngx_evbus_defer_t  *d;
     ngx_evbus_event_t  *ev;
 
     if (p->nevents >= p->limits.max_events) {
@@ -1751,6 +1960,20 @@ ngx_evbus_event_begin(ngx_evbus_parser_t *p, size_t start)
         }
 
         p->events = ev;
+
+        if (p->segment) {
+            d = p->alloc(p->alloc_ctx, cap * sizeof(ngx_evbus_defer_t));
+            if (d == NULL) {
+                return NGX_EVBUS_PARSE_NOMEM;
+            }
+
+            if (p->defer) {
+                memcpy(d, p->defer, p->nevents * sizeof(ngx_evbus_defer_t));
+            }
+
+            p->defer = d;
+        }
+
         p->events_cap = cap;
     }
 
@@ -1798,7 +2021,13 @@ ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end)
 
     text = ngx_evbus_text(p);
 
-    if (!(p->cur.keys & (1 << (NGX_EVBUS_KEY_TYPE - 1)))) {
+    if (p->segment) {
+        rc = ngx_evbus_seg_end(p, ev);
+        if (rc != NGX_EVBUS_PARSE_OK) {
+            return rc;
+        }
+
+    } else if (!(p->cur.keys & (1 << (NGX_EVBUS_KEY_TYPE - 1)))) {
         ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_type", "",
                        "event_type is missing");
     }
@@ -1826,7 +2055,8 @@ ngx_evbus_event_end(ngx_evbus_parser_t *p, size_t end)
     }
 
     if (ev->error == NULL) {
-        return ngx_evbus_build(p, ev, text, len);
+        return p->segment ? ngx_evbus_defer(p, ev, text, len)
+                          : ngx_evbus_build(p, ev, text, len);
     }
 
     ev->raw = ngx_evbus_dup(p, text, len);
@@ -2237,6 +2467,7 @@ ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
     /* ts_ms holds the corrected time from here on, or none */
 
     sent = p->cur.sent_ok ? p->cur.sent_ms
+           : p->seg_sent_ok ? p->seg_sent_ms
            : p->enrich->has_sent_at ? p->enrich->sent_at_ms
            : NGX_EVBUS_CLOCK_NONE;
 
@@ -2274,6 +2505,17 @@ ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
 
     if (ev->event_id == NULL) {
         size += NGX_EVBUS_GEN_ID_LEN;
+
+    } else if (p->segment) {
+        /* messageId, escaped again: at most 6 bytes for each */
+        size += sizeof("\"event_id\":\"\",") - 1
+                + ngx_evbus_json_escape_len(ev->event_id_len);
+    }
+
+    if (p->segment) {
+        size += sizeof("\"event_type\":\"\",") - 1 + ev->event_type_len
+                + sizeof("\"context\":,\"integrations\":,") - 1
+                + p->cap[0].len + p->cap[1].len;
     }
 
     b = p->alloc(p->alloc_ctx, size + len);
@@ -2284,6 +2526,13 @@ ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
     ev->value = b;
     *b++ = '{';
 
+    if (p->segment && ev->event_id) {
+        b = (unsigned char *) memcpy(b, "\"event_id\":\"", 12) + 12;
+        b = ngx_evbus_json_escape(b, ev->event_id, ev->event_id_len);
+        *b++ = '"';
+        *b++ = ',';
+    }
+
     if (ev->event_id == NULL) {
         b = (unsigned char *) memcpy(b, "\"event_id\":\"", 12) + 12;
         ngx_evbus_uuid_v7(p->enrich->uuid, p->enrich->now_ms, b);
@@ -2293,6 +2542,30 @@ ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
         b += NGX_EVBUS_UUID_LEN;
         *b++ = '"';
         *b++ = ',';
+    }
+
+    if (p->segment) {
+        b = (unsigned char *) memcpy(b, "\"event_type\":\"", 14) + 14;
+        b = (unsigned char *) memcpy(b, ev->event_type, ev->event_type_len)
+            + ev->event_type_len;
+        *b++ = '"';
+        *b++ = ',';
+
+        /* the batch's own, for items that have none */
+
+        if (p->cap[0].len && !p->cur.seg_context) {
+            b = (unsigned char *) memcpy(b, "\"context\":", 10) + 10;
+            b = (unsigned char *) memcpy(b, p->cap[0].buf, p->cap[0].len)
+                + p->cap[0].len;
+            *b++ = ',';
+        }
+
+        if (p->cap[1].len && !p->cur.seg_integrations) {
+            b = (unsigned char *) memcpy(b, "\"integrations\":", 15) + 15;
+            b = (unsigned char *) memcpy(b, p->cap[1].buf, p->cap[1].len)
+                + p->cap[1].len;
+            *b++ = ',';
+        }
     }
 
     b = (unsigned char *) memcpy(b, text + 1, md_start - 1) + md_start - 1;
@@ -2306,7 +2579,7 @@ ngx_evbus_build(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
     b = (unsigned char *) memcpy(b, text + md_end, len - md_end)
         + len - md_end;
 
-    ev->value_len = size;
+    ev->value_len = b - ev->value;
 
     ev->raw = memcpy(b, text, len);
     ev->raw_len = len;
@@ -2385,4 +2658,535 @@ ngx_evbus_dup(ngx_evbus_parser_t *p, const unsigned char *s, size_t len)
     }
 
     return memcpy(d, s, len);
+}
+
+
+void
+ngx_evbus_parser_set_segment_call(ngx_evbus_parser_t *p, int type)
+{
+    p->seg_call = type;
+}
+
+
+const unsigned char *
+ngx_evbus_parser_write_key(ngx_evbus_parser_t *p, size_t *len)
+{
+    *len = p->write_key_len;
+    return p->write_key;
+}
+
+
+int
+ngx_evbus_parser_build(ngx_evbus_parser_t *p)
+{
+    int                 rc;
+    size_t              i, extra;
+    unsigned char       id[ngx_evbus_json_escape_len(NGX_EVBUS_EVENT_ID_MAX)];
+    ngx_evbus_event_t  *ev;
+
+    if (!p->segment || p->built || p->rc != NGX_EVBUS_PARSE_OK) {
+        return p->rc;
+    }
+
+    p->built = 1;
+
+    for (i = 0; i < p->nevents; i++) {
+        ev = &p->events[i];
+
+        if (ev->error) {
+            continue;
+        }
+
+        p->cur = p->defer[i].cur;
+        p->spans = p->defer[i].spans;
+
+        /*
+         * what is added before the client's members counts against the
+         * event's size, as a generated event_id does elsewhere
+         */
+
+        extra = sizeof("\"event_type\":\"\",") - 1 + ev->event_type_len;
+
+        if (ev->event_id) {
+            extra += sizeof("\"event_id\":\"\",") - 1
+                     + (ngx_evbus_json_escape(id, ev->event_id,
+                                              ev->event_id_len) - id);
+        }
+
+        if (!p->cur.seg_context && p->cap[0].len) {
+            extra += sizeof("\"context\":,") - 1 + p->cap[0].len;
+        }
+
+        if (!p->cur.seg_integrations && p->cap[1].len) {
+            extra += sizeof("\"integrations\":,") - 1 + p->cap[1].len;
+        }
+
+        if (ev->raw_len + extra
+            > p->limits.max_event_size + NGX_EVBUS_GEN_ID_LEN)
+        {
+            ev->error = "event with the batch-level members added to it"
+                        " is larger than evbus_max_event_size";
+            ev->error_kind = "too_large";
+            ev->error_pointer = "";
+            ev->error_message = ev->error;
+            ev->error_keyword = NULL;
+            continue;
+        }
+
+        rc = ngx_evbus_build(p, ev, ev->raw, ev->raw_len);
+        if (rc != NGX_EVBUS_PARSE_OK) {
+            p->rc = rc;
+            return rc;
+        }
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+/*
+ * A batch's envelope: {"batch":[...], "sentAt":..., "context":{...},
+ * "integrations":{...}, "writeKey":...} in any order; the items of
+ * "batch" are the events (level 2).
+ */
+
+static int
+ngx_evbus_env_open(ngx_evbus_parser_t *p, int kind)
+{
+    size_t                off;
+    ngx_evbus_capture_t  *c;
+
+    off = p->call_base + yajl_get_bytes_consumed(p->yajl);
+
+    if (p->env_in) {
+        if (++p->nest > p->limits.max_depth + 2) {
+            return ngx_evbus_env_error(p, "a member of the batch nests too"
+                                          " deep");
+        }
+
+        return 1;
+    }
+
+    if (p->nest == 0) {
+        p->top_seen = 1;
+
+        if (kind != NGX_EVBUS_VALUE_MAP) {
+            return ngx_evbus_env_error(p, "body must be a JSON object with"
+                                          " a \"batch\" array");
+        }
+
+        p->nest = 1;
+        return 1;
+    }
+
+    if (p->env_key == NGX_EVBUS_SEG_BATCH) {
+        if (kind != NGX_EVBUS_VALUE_ARRAY || p->batch_seen) {
+            return ngx_evbus_env_error(p, "\"batch\" must be one array");
+        }
+
+        p->batch_seen = 1;
+        p->in_batch = 1;
+        p->prev_end = off;
+        p->nest = 2;
+        return 1;
+    }
+
+    p->env_in = 1;
+    p->nest = 2;
+
+    if (kind != NGX_EVBUS_VALUE_MAP) {
+        return 1;
+    }
+
+    c = (p->env_key == NGX_EVBUS_SEG_CONTEXT) ? &p->cap[0]
+        : (p->env_key == NGX_EVBUS_SEG_INTEGRATIONS) ? &p->cap[1] : NULL;
+
+    if (c == NULL) {
+        return 1;
+    }
+
+    if (c->buf == NULL) {
+        c->buf = p->alloc(p->alloc_ctx, p->limits.max_event_size);
+        if (c->buf == NULL) {
+            p->rc = NGX_EVBUS_PARSE_NOMEM;
+            return 0;
+        }
+    }
+
+    /* a repeated member: the last one counts */
+
+    c->start = off - 1;
+    c->len = 0;
+    c->active = 1;
+    p->capturing = c;
+
+    return 1;
+}
+
+
+static int
+ngx_evbus_env_scalar(ngx_evbus_parser_t *p, int type, const unsigned char *s,
+    size_t len)
+{
+    if (p->env_in) {
+        return 1;
+    }
+
+    if (p->nest == 0) {
+        p->top_seen = 1;
+        return ngx_evbus_env_error(p, "body must be a JSON object with"
+                                      " a \"batch\" array");
+    }
+
+    switch (p->env_key) {
+
+    case NGX_EVBUS_SEG_BATCH:
+        return ngx_evbus_env_error(p, "\"batch\" must be one array");
+
+    case NGX_EVBUS_SEG_SENT_AT:
+        if (type == NGX_EVBUS_SCALAR_STRING) {
+            p->seg_sent_ms = ngx_evbus_clock_parse(s, len);
+            p->seg_sent_ok = (p->seg_sent_ms != NGX_EVBUS_CLOCK_NONE);
+        }
+
+        break;
+
+    case NGX_EVBUS_SEG_WRITE_KEY:
+        if (type == NGX_EVBUS_SCALAR_STRING && p->write_key == NULL
+            && len && len <= p->limits.max_event_size)
+        {
+            p->write_key = ngx_evbus_dup(p, s, len);
+            p->write_key_len = len;
+
+            if (p->write_key == NULL) {
+                p->rc = NGX_EVBUS_PARSE_NOMEM;
+                return 0;
+            }
+        }
+
+        break;
+    }
+
+    return 1;
+}
+
+
+/* the end of a member's object or array in the envelope */
+
+static int
+ngx_evbus_env_end(ngx_evbus_parser_t *p)
+{
+    size_t                off;
+    const char           *err;
+    ngx_evbus_capture_t  *c;
+
+    p->env_in = 0;
+    c = p->capturing;
+
+    if (c == NULL) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    off = p->call_base + yajl_get_bytes_consumed(p->yajl);
+
+    if (ngx_evbus_capture(p, off) != NGX_EVBUS_PARSE_OK) {
+        return p->rc;
+    }
+
+    p->capturing = NULL;
+    c->active = 0;
+
+    /* it is copied into events: the same strict bytes as theirs */
+
+    err = ngx_evbus_check_text(c->buf, c->len);
+
+    if (err) {
+        p->error = ngx_evbus_printf(p, "batch-level %s: %s",
+                                    (c == &p->cap[0]) ? "context"
+                                                      : "integrations", err);
+        p->rc = p->error ? NGX_EVBUS_PARSE_BAD_BODY : NGX_EVBUS_PARSE_NOMEM;
+        return p->rc;
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static int
+ngx_evbus_env_error(ngx_evbus_parser_t *p, const char *err)
+{
+    p->error = err;
+    p->rc = NGX_EVBUS_PARSE_BAD_BODY;
+
+    return 0;
+}
+
+
+/* the captured member's bytes of the current chunk, up to "to" */
+
+static int
+ngx_evbus_capture(ngx_evbus_parser_t *p, size_t to)
+{
+    size_t                from, n;
+    ngx_evbus_capture_t  *c;
+
+    c = p->capturing;
+
+    if (p->chunk == NULL) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    from = (c->start > p->chunk_base) ? c->start : p->chunk_base;
+
+    if (to <= from) {
+        return NGX_EVBUS_PARSE_OK;
+    }
+
+    n = to - from;
+
+    if (n > p->limits.max_event_size - c->len) {
+        p->error = ngx_evbus_printf(p, "batch-level %s is larger than"
+                                    " %zu bytes",
+                                    (c == &p->cap[0]) ? "context"
+                                                      : "integrations",
+                                    p->limits.max_event_size);
+        p->rc = p->error ? NGX_EVBUS_PARSE_BAD_BODY : NGX_EVBUS_PARSE_NOMEM;
+        return p->rc;
+    }
+
+    memcpy(c->buf + c->len, p->chunk + (from - p->chunk_base), n);
+    c->len += n;
+
+    /* the rest of this chunk is copied at its end, not twice */
+
+    c->start = to;
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+static int
+ngx_evbus_seg_key(const unsigned char *s, size_t len)
+{
+    switch (len) {
+
+    case 4:
+        return (memcmp(s, "type", 4) == 0) ? NGX_EVBUS_SEG_TYPE
+                                           : NGX_EVBUS_SEG_OTHER;
+
+    case 5:
+        if (memcmp(s, "event", 5) == 0) {
+            return NGX_EVBUS_SEG_EVENT;
+        }
+
+        return (memcmp(s, "batch", 5) == 0) ? NGX_EVBUS_SEG_BATCH
+                                            : NGX_EVBUS_SEG_OTHER;
+
+    case 6:
+        if (memcmp(s, "userId", 6) == 0) {
+            return NGX_EVBUS_SEG_USER;
+        }
+
+        return (memcmp(s, "sentAt", 6) == 0) ? NGX_EVBUS_SEG_SENT_AT
+                                             : NGX_EVBUS_SEG_OTHER;
+
+    case 7:
+        return (memcmp(s, "context", 7) == 0) ? NGX_EVBUS_SEG_CONTEXT
+                                              : NGX_EVBUS_SEG_OTHER;
+
+    case 8:
+        return (memcmp(s, "writeKey", 8) == 0) ? NGX_EVBUS_SEG_WRITE_KEY
+                                               : NGX_EVBUS_SEG_OTHER;
+
+    case 9:
+        return (memcmp(s, "messageId", 9) == 0) ? NGX_EVBUS_SEG_MESSAGE_ID
+                                                : NGX_EVBUS_SEG_OTHER;
+
+    case 11:
+        return (memcmp(s, "anonymousId", 11) == 0) ? NGX_EVBUS_SEG_USER
+                                                   : NGX_EVBUS_SEG_OTHER;
+
+    case 12:
+        return (memcmp(s, "integrations", 12) == 0)
+               ? NGX_EVBUS_SEG_INTEGRATIONS : NGX_EVBUS_SEG_OTHER;
+    }
+
+    return NGX_EVBUS_SEG_OTHER;
+}
+
+
+/* a scalar member of a Segment item */
+
+static int
+ngx_evbus_seg_member(ngx_evbus_parser_t *p, int type, const unsigned char *s,
+    size_t len)
+{
+    unsigned char       name[NGX_EVBUS_EVENT_TYPE_MAX];
+    ngx_evbus_event_t  *ev;
+
+    ev = ngx_evbus_event(p);
+
+    switch (p->cur.seg_key) {
+
+    case NGX_EVBUS_SEG_TYPE:
+        p->cur.seg_type_seen = 1;
+        p->cur.seg_type = (type == NGX_EVBUS_SCALAR_STRING)
+                          ? ngx_evbus_segment_type(s, len)
+                          : NGX_EVBUS_SEGMENT_NONE;
+        break;
+
+    case NGX_EVBUS_SEG_EVENT:
+        if (type != NGX_EVBUS_SCALAR_STRING || p->cur.seg_event_seen) {
+            break;
+        }
+
+        p->cur.seg_event_seen = 1;
+        p->cur.seg_event_len = ngx_evbus_segment_name(name, s, len);
+        p->cur.seg_event = ngx_evbus_dup(p, name, p->cur.seg_event_len);
+
+        if (p->cur.seg_event == NULL) {
+            p->rc = NGX_EVBUS_PARSE_NOMEM;
+            return p->rc;
+        }
+
+        break;
+
+    case NGX_EVBUS_SEG_MESSAGE_ID:
+        if (type != NGX_EVBUS_SCALAR_STRING || ngx_evbus_check_id(len)) {
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_id", "/messageId",
+                           "messageId must be a string of 1 to 128 bytes");
+            break;
+        }
+
+        if (ev->event_id == NULL) {
+            ev->event_id = ngx_evbus_dup(p, s, len);
+            ev->event_id_len = len;
+
+            if (ev->event_id == NULL) {
+                p->rc = NGX_EVBUS_PARSE_NOMEM;
+                return p->rc;
+            }
+        }
+
+        break;
+
+    case NGX_EVBUS_SEG_USER:
+        if ((type == NGX_EVBUS_SCALAR_STRING && len)
+            || type == NGX_EVBUS_SCALAR_NUMBER)
+        {
+            p->cur.seg_user = 1;
+        }
+
+        break;
+
+    case NGX_EVBUS_SEG_CONTEXT:
+        p->cur.seg_context = 1;
+        break;
+
+    case NGX_EVBUS_SEG_INTEGRATIONS:
+        p->cur.seg_integrations = 1;
+        break;
+
+    case NGX_EVBUS_SEG_WRITE_KEY:
+        /* a single call's body is the item */
+
+        if (!p->batch && p->nest == 1 && type == NGX_EVBUS_SCALAR_STRING
+            && p->write_key == NULL && len)
+        {
+            p->write_key = ngx_evbus_dup(p, s, len);
+            p->write_key_len = len;
+
+            if (p->write_key == NULL) {
+                p->rc = NGX_EVBUS_PARSE_NOMEM;
+                return p->rc;
+            }
+        }
+
+        break;
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+/* the item's end: its event_type, and the identity Segment requires */
+
+static int
+ngx_evbus_seg_end(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev)
+{
+    int          type;
+    size_t       len;
+    const char  *name;
+
+    type = p->seg_call ? p->seg_call : (int) p->cur.seg_type;
+
+    if (type == NGX_EVBUS_SEGMENT_NONE) {
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_type", "/type",
+                       p->cur.seg_type_seen
+                       ? "type must be track, identify, page, screen, group"
+                         " or alias"
+                       : "type is missing");
+
+    } else if (type == NGX_EVBUS_SEGMENT_TRACK) {
+        if (p->cur.seg_event_len) {
+            ev->event_type = p->cur.seg_event;
+            ev->event_type_len = p->cur.seg_event_len;
+
+        } else {
+            ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "event_type", "/event",
+                           p->cur.seg_event_seen
+                           ? "event has no letter or digit"
+                           : "a track call needs an event name");
+        }
+
+    } else {
+        name = ngx_evbus_segment_type_name(type, &len);
+
+        ev->event_type = ngx_evbus_dup(p, (const unsigned char *) name, len);
+        ev->event_type_len = len;
+
+        if (ev->event_type == NULL) {
+            return NGX_EVBUS_PARSE_NOMEM;
+        }
+    }
+
+    if (!p->cur.seg_user) {
+        ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "user_id", "",
+                       "userId or anonymousId is required");
+    }
+
+    return NGX_EVBUS_PARSE_OK;
+}
+
+
+/* a valid item waits for the end of the body to be built */
+
+static int
+ngx_evbus_defer(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
+    const unsigned char *text, size_t len)
+{
+    ngx_evbus_defer_t  *d;
+
+    ev->raw = ngx_evbus_dup(p, text, len);
+    ev->raw_len = len;
+
+    if (ev->raw == NULL) {
+        return NGX_EVBUS_PARSE_NOMEM;
+    }
+
+    d = &p->defer[ev->index];
+    d->cur = p->cur;
+    d->spans = NULL;
+
+    if (p->cur.nspans) {
+        d->spans = p->alloc(p->alloc_ctx,
+                            p->cur.nspans * sizeof(ngx_evbus_span_t));
+        if (d->spans == NULL) {
+            return NGX_EVBUS_PARSE_NOMEM;
+        }
+
+        memcpy(d->spans, p->spans, p->cur.nspans * sizeof(ngx_evbus_span_t));
+    }
+
+    return NGX_EVBUS_PARSE_OK;
 }

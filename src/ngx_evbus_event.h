@@ -24,6 +24,9 @@
 
 #define NGX_EVBUS_FORMAT_JSON      1
 #define NGX_EVBUS_FORMAT_NDJSON    2
+/* Segment's HTTP API (ngx_evbus_segment.h): one call, or a batch */
+#define NGX_EVBUS_FORMAT_SEGMENT   3
+#define NGX_EVBUS_FORMAT_SEGMENT_BATCH  4
 
 #define NGX_EVBUS_EVENT_TYPE_MAX   128
 #define NGX_EVBUS_EVENT_ID_MAX     128
@@ -161,6 +164,28 @@ ngx_evbus_event_t *ngx_evbus_parser_events(ngx_evbus_parser_t *p,
 
 /* after a body-level failure: why, e.g. "invalid JSON at byte 17: ..." */
 const char *ngx_evbus_parser_error(ngx_evbus_parser_t *p);
+
+/*
+ * Segment formats.  The call type of a single call's path, before the
+ * first feed (NGX_EVBUS_SEGMENT_TRACK..ALIAS); without it the item's
+ * "type" decides.
+ */
+void ngx_evbus_parser_set_segment_call(ngx_evbus_parser_t *p, int type);
+
+/*
+ * Segment formats: after finish, the body's "writeKey" (decoded, NULL when
+ * none came), so that the caller can check it and change the enrich
+ * metadata before the events are built.
+ */
+const unsigned char *ngx_evbus_parser_write_key(ngx_evbus_parser_t *p,
+    size_t *len);
+
+/*
+ * Segment formats build the values of the valid events here, after
+ * finish, since members after the batch ("sentAt", "context") apply to
+ * its items; a no-op for the other formats, which build as they parse.
+ */
+int ngx_evbus_parser_build(ngx_evbus_parser_t *p);
 
 /* frees what was not taken from the allocator (the yajl handle) */
 void ngx_evbus_parser_destroy(ngx_evbus_parser_t *p);

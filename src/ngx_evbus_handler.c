@@ -27,6 +27,7 @@
 #include "ngx_evbus_metadata.h"
 #include "ngx_evbus_clock.h"
 #include "ngx_evbus_overload.h"
+#include "ngx_evbus_segment.h"
 
 
 #define NGX_EVBUS_FILE_CHUNK        65536
@@ -67,6 +68,12 @@ static void ngx_http_evbus_handler_wait_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_evbus_handler_finish(ngx_http_request_t *r,
     ngx_http_evbus_ctx_t *ctx, ngx_uint_t timedout);
 static void *ngx_http_evbus_handler_alloc(void *ctx, size_t size);
+static ngx_int_t ngx_http_evbus_handler_segment(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx);
+static ngx_int_t ngx_http_evbus_handler_segment_key(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx, ngx_evbus_parser_t *parser,
+    ngx_evbus_enrich_t *enrich, ngx_str_t *timestamp, ngx_str_t *metadata,
+    const char **error);
 
 
 static ngx_evbus_uuid_gen_t  ngx_http_evbus_handler_uuid;
@@ -168,14 +175,18 @@ ngx_http_evbus_handler_early(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
         rc = ngx_http_evbus_write_key(r, elcf->write_keys, &label,
                                       &ctx->write_key);
 
-        if (rc == NGX_DECLINED) {
+        /* a Segment body may carry "writeKey": checked once it is read */
+
+        if (rc == NGX_DECLINED
+            && elcf->format != NGX_HTTP_EVBUS_FORMAT_SEGMENT)
+        {
             return ngx_http_evbus_handler_reject(r, NGX_HTTP_UNAUTHORIZED,
                                                  "a write key is required:"
                                                  " Authorization: Basic,"
                                                  " X-Write-Key or writeKey");
         }
 
-        if (rc != NGX_OK) {
+        if (rc != NGX_OK && rc != NGX_DECLINED) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "evbus: unknown write key");
 
@@ -213,6 +224,13 @@ ngx_http_evbus_handler_early(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
         }
 
         ctx->encoding = rc;
+    }
+
+    if (elcf->format == NGX_HTTP_EVBUS_FORMAT_SEGMENT) {
+        rc = ngx_http_evbus_handler_segment(r, ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
     }
 
     /* a compressed body longer than the limit inflates beyond it */
@@ -323,6 +341,7 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     int                         rc;
     u_char                     *error;
     size_t                      i, n;
+    const char                 *reason;
     int64_t                     now;
     ngx_str_t                   timestamp, metadata;
     ngx_time_t                 *tp;
@@ -350,6 +369,12 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     limits.max_event_size = elcf->max_event_size;
     limits.max_events = elcf->max_events;
     limits.max_depth = elcf->max_depth;
+
+    if (ctx->format >= NGX_EVBUS_FORMAT_SEGMENT) {
+        limits.max_event_size = ngx_min(limits.max_event_size,
+                                        NGX_EVBUS_SEGMENT_EVENT_MAX);
+        limits.max_events = NGX_EVBUS_SEGMENT_EVENTS_MAX;
+    }
 
     enrich.metadata = metadata.data;
     enrich.metadata_len = metadata.len;
@@ -379,6 +404,12 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     cln->handler = (ngx_pool_cleanup_pt) ngx_evbus_parser_destroy;
     cln->data = parser;
 
+    if (ctx->format == NGX_EVBUS_FORMAT_SEGMENT) {
+        ngx_evbus_parser_set_segment_call(parser,
+                                      ngx_evbus_segment_path(r->uri.data,
+                                                             r->uri.len));
+    }
+
     if (ngx_evbus_parser_set_schemas(parser, elcf->schemas,
                                      elcf->schema_default_version,
                                      elcf->unknown_types
@@ -391,7 +422,12 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
     inf = NULL;
 
     if (ctx->encoding != NGX_EVBUS_ENCODING_IDENTITY) {
-        inf = ngx_evbus_inflate_create(ctx->encoding, elcf->max_inflated_size,
+        inf = ngx_evbus_inflate_create(ctx->encoding,
+                                       (ctx->format
+                                        >= NGX_EVBUS_FORMAT_SEGMENT)
+                                       ? ngx_min(elcf->max_inflated_size,
+                                                 NGX_EVBUS_SEGMENT_BODY_MAX)
+                                       : elcf->max_inflated_size,
                                        ngx_http_evbus_handler_sink, parser,
                                        ngx_http_evbus_handler_alloc, r->pool);
         if (inf == NULL) {
@@ -435,8 +471,10 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        (void) ngx_sprintf(error, "more than %ui events in one request"
-                           " (evbus_max_events)%Z", elcf->max_events);
+        (void) ngx_sprintf(error, "more than %uz events in one request"
+                           " (%s)%Z", limits.max_events,
+                           (ctx->format >= NGX_EVBUS_FORMAT_SEGMENT)
+                           ? "Segment's limit" : "evbus_max_events");
 
         return ngx_http_evbus_response_error(r,
                                              NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -450,6 +488,20 @@ ngx_http_evbus_handler_process(ngx_http_request_t *r,
 
     if (rc != NGX_EVBUS_PARSE_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->format >= NGX_EVBUS_FORMAT_SEGMENT) {
+        rc = ngx_http_evbus_handler_segment_key(r, ctx, parser, &enrich,
+                                                &timestamp, &metadata,
+                                                &reason);
+        if (rc != NGX_OK) {
+            return reason ? ngx_http_evbus_response_error(r, rc, reason)
+                          : rc;
+        }
+
+        if (ngx_evbus_parser_build(parser) != NGX_EVBUS_PARSE_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     ctx->t_parsed = ngx_evbus_observe_now();
@@ -742,6 +794,20 @@ ngx_http_evbus_handler_finish(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx,
     } else {
         status = NGX_HTTP_BAD_REQUEST;
         error = "no valid event in the request";
+    }
+
+    /*
+     * Segment's libraries: 2xx is success; a 429 they retry after its
+     * Retry-After without spending their few retries, as a 503 would
+     */
+
+    if (ctx->format >= NGX_EVBUS_FORMAT_SEGMENT) {
+        if (status == NGX_HTTP_ACCEPTED) {
+            status = NGX_HTTP_OK;
+
+        } else if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+            status = NGX_HTTP_TOO_MANY_REQUESTS;
+        }
     }
 
     ngx_http_evbus_observe_finish(r, ctx, status);
@@ -1274,3 +1340,111 @@ ngx_http_evbus_handler_alloc(void *ctx, size_t size)
     return ngx_palloc(ctx, size);
 }
 
+
+
+/*
+ * evbus_format segment: the call from the path's last segment, Segment's
+ * batch limit from Content-Length (a chunked or compressed body is bounded
+ * as it is read)
+ */
+
+static ngx_int_t
+ngx_http_evbus_handler_segment(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx)
+{
+    ngx_int_t  call;
+
+    call = ngx_evbus_segment_path(r->uri.data, r->uri.len);
+
+    if (call == NGX_EVBUS_SEGMENT_NONE) {
+        return ngx_http_evbus_handler_reject(r, NGX_HTTP_NOT_FOUND,
+                                             "unknown Segment call: use"
+                                             " /v1/batch, track, identify,"
+                                             " page, screen, group or"
+                                             " alias");
+    }
+
+    ctx->format = (call == NGX_EVBUS_SEGMENT_BATCH)
+                  ? NGX_EVBUS_FORMAT_SEGMENT_BATCH : NGX_EVBUS_FORMAT_SEGMENT;
+
+    if (r->headers_in.content_length_n > NGX_EVBUS_SEGMENT_BODY_MAX) {
+        return ngx_http_evbus_handler_reject(r,
+                                             NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                             "the request body is larger"
+                                             " than Segment's 500 KB");
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * After the body: its size for a chunked one, and the "writeKey" it
+ * carries when no header did; the events are built after this, so the
+ * key's label still reaches their metadata.
+ */
+
+static ngx_int_t
+ngx_http_evbus_handler_segment_key(ngx_http_request_t *r,
+    ngx_http_evbus_ctx_t *ctx, ngx_evbus_parser_t *parser,
+    ngx_evbus_enrich_t *enrich, ngx_str_t *timestamp, ngx_str_t *metadata,
+    const char **error)
+{
+    off_t                       size;
+    ngx_int_t                   rc;
+    ngx_str_t                   key, label;
+    ngx_chain_t                *cl;
+    ngx_http_evbus_loc_conf_t  *elcf;
+
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_evbus_module);
+
+    *error = NULL;
+    size = 0;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    if (size > NGX_EVBUS_SEGMENT_BODY_MAX) {
+        *error = "the request body is larger than Segment's 500 KB";
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    if (elcf->write_keys == NULL || ctx->write_key.len) {
+        return NGX_OK;
+    }
+
+    key.data = (u_char *) ngx_evbus_parser_write_key(parser, &key.len);
+
+    if (key.data == NULL) {
+        *error = "a write key is required: Authorization: Basic or writeKey";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    rc = ngx_http_evbus_write_key_lookup(elcf->write_keys, &key, &label,
+                                         &ctx->write_key);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "evbus: unknown write key");
+
+        *error = "unknown write key";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    /* the metadata again, now with the key's label */
+
+    if (ngx_http_evbus_handler_metadata(r, elcf, timestamp, metadata)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    enrich->metadata = metadata->data;
+    enrich->metadata_len = metadata->len;
+
+    return NGX_OK;
+}

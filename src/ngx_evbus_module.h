@@ -23,6 +23,9 @@
 #define NGX_EVBUS_UNKNOWN_REJECT  0
 #define NGX_EVBUS_UNKNOWN_ACCEPT  1
 
+#define NGX_HTTP_EVBUS_FORMAT_EVBUS    0
+#define NGX_HTTP_EVBUS_FORMAT_SEGMENT  1
+
 
 typedef struct {
     ngx_str_t                   brokers;
@@ -67,6 +70,7 @@ typedef struct {
     void                       *metadata;       /* evbus_metadata */
     ngx_http_complex_value_t   *priority;       /* NULL: nothing is shed */
     ngx_uint_t                  shed[3];        /* % full: low, normal, high */
+    ngx_uint_t                  format;         /* evbus_format */
 } ngx_http_evbus_loc_conf_t;
 
 

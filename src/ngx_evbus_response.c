@@ -170,8 +170,30 @@ ngx_http_evbus_response_send(ngx_http_request_t *r, ngx_int_t status,
     ngx_evbus_event_t *events, size_t n, const char *error,
     ngx_evbus_result_t *results, ngx_uint_t unknown)
 {
-    ngx_buf_t        *b;
-    ngx_table_elt_t  *h;
+    ngx_buf_t             *b;
+    ngx_table_elt_t       *h;
+    ngx_http_evbus_ctx_t  *ctx;
+
+    static u_char  success[] = "{\"success\":true}\n";
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_evbus_module);
+
+    if (status == NGX_HTTP_OK && ctx
+        && ctx->format >= NGX_EVBUS_FORMAT_SEGMENT)
+    {
+        /* what Segment's libraries expect */
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        b->pos = success;
+        b->last = success + sizeof(success) - 1;
+        b->memory = 1;
+
+        return ngx_http_evbus_response_output(r, status, b);
+    }
 
     b = ngx_http_evbus_response_json(r->pool, events, n, error, results,
                                      unknown);
@@ -179,7 +201,9 @@ ngx_http_evbus_response_send(ngx_http_request_t *r, ngx_int_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE
+        || status == NGX_HTTP_TOO_MANY_REQUESTS)
+    {
         h = ngx_list_push(&r->headers_out.headers);
         if (h == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

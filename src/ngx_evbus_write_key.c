@@ -259,14 +259,23 @@ ngx_int_t
 ngx_http_evbus_write_key(ngx_http_request_t *r, void *conf,
     ngx_str_t *label, ngx_str_t *json)
 {
-    ngx_str_t                    key;
-    ngx_uint_t                   i, eq;
-    ngx_array_t                 *keys = conf;
-    ngx_http_evbus_write_key_t  *k, *found;
+    ngx_str_t  key;
 
     if (ngx_http_evbus_write_key_get(r, &key) != NGX_OK) {
         return NGX_DECLINED;
     }
+
+    return ngx_http_evbus_write_key_lookup(conf, &key, label, json);
+}
+
+
+ngx_int_t
+ngx_http_evbus_write_key_lookup(void *conf, ngx_str_t *key, ngx_str_t *label,
+    ngx_str_t *json)
+{
+    ngx_uint_t                   i, eq;
+    ngx_array_t                 *keys = conf;
+    ngx_http_evbus_write_key_t  *k, *found;
 
     /* every key is compared, each in constant time */
 
@@ -274,7 +283,7 @@ ngx_http_evbus_write_key(ngx_http_request_t *r, void *conf,
     k = keys->elts;
 
     for (i = 0; i < keys->nelts; i++) {
-        eq = ngx_http_evbus_write_key_equal(&key, &k[i].key);
+        eq = ngx_http_evbus_write_key_equal(key, &k[i].key);
         found = (ngx_http_evbus_write_key_t *)
                     (((uintptr_t) &k[i] & (0 - (uintptr_t) eq))
                      | ((uintptr_t) found & ((uintptr_t) eq - 1)));

@@ -29,6 +29,13 @@ char *ngx_http_evbus_write_keys(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_evbus_write_key(ngx_http_request_t *r, void *keys,
     ngx_str_t *label, ngx_str_t *json);
 
+/*
+ * A key found elsewhere (evbus_format segment: "writeKey" in the body):
+ * NGX_OK and its label, NGX_ABORT when it is not in the file
+ */
+ngx_int_t ngx_http_evbus_write_key_lookup(void *keys, ngx_str_t *key,
+    ngx_str_t *label, ngx_str_t *json);
+
 /* $evbus_write_key: the label, empty without a known key */
 ngx_int_t ngx_http_evbus_write_key_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);

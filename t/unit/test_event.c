@@ -893,6 +893,10 @@ test_splits(void)
                  "NDJSON with large events");
     limits.max_events = 3;
     check_splits(JSON, S("[{},{},{},{}]"), "JSON with too many events");
+    check_splits(JSON, S("[{},{},\"a\"12345,{}]"),
+                 "JSON with a refused element after the last one");
+    check_splits(JSON, S("[{},{},{},12345]"),
+                 "JSON with a scalar element too many");
     check_splits(NDJSON, S("{}\n{}\n{}\n{}"), "NDJSON with too many events");
     limits = saved;
 }
@@ -1150,6 +1154,102 @@ test_ff_vt(void)
        && r.ev[4].error == NULL,
        "NDJSON: a form feed or vertical tab rejects its line");
     done(&r);
+}
+
+
+/*
+ * The first error in the body wins, however it is cut: a form feed or
+ * vertical tab around the events against an error yajl finds in a later
+ * token of the same chunk (fuzz/regressions/ffvt-error-position: fed
+ * whole, yajl's error at byte 74 came out; cut before byte 74, the
+ * vertical tab at byte 42), or before a scalar in the array, which went
+ * unseen when it came in the same chunk (fuzz/regressions/
+ * ffvt-before-scalar).
+ */
+
+static void
+test_ff_vt_order(void)
+{
+    size_t         i;
+    res_t          r;
+    static const struct {
+        const char  *body;
+        const char  *error;
+    } first[] = {
+        { "[{\"event_type\":\"mystery\",\"event_rnoesi\":3}"
+          "\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v\v"
+          "{\v\"\v\vevent_type\"1:00\",\"sent_at\":\"2026-11-26T17:00:0n\"\""
+          "0Z,metadata\":{\"u067Z\"}]",
+          "invalid JSON at byte 42: a form feed or vertical tab is not"
+          " JSON whitespace" },
+        { "[{\"event_type\":\"a\"}\v{\"event_type\":\"b\"}]",
+          "invalid JSON at byte 19: a form feed or vertical tab is not"
+          " JSON whitespace" },
+        { "[{\"event_type\":\"a\"},\f,{}]",
+          "invalid JSON at byte 20: a form feed or vertical tab is not"
+          " JSON whitespace" },
+        { "{\"event_type\":\"a\"} \f x",
+          "invalid JSON at byte 19: a form feed or vertical tab is not"
+          " JSON whitespace" },
+        { "\v x", "invalid JSON at byte 0: a form feed or vertical tab is"
+          " not JSON whitespace" },
+        { " \f1 ", "invalid JSON at byte 1: a form feed or vertical tab is"
+          " not JSON whitespace" },
+        { "\v\"x\"", "invalid JSON at byte 0: a form feed or vertical tab"
+          " is not JSON whitespace" },
+
+        { "[{\"event_type\":\"a\",\"v\":[\f1]},\v\"event_type\":\"a\"}]",
+          "invalid JSON at byte 29: a form feed or vertical tab is not"
+          " JSON whitespace" },
+        { "[{\"event_type\":\"a\"},\v\"x\"]",
+          "invalid JSON at byte 20: a form feed or vertical tab is not"
+          " JSON whitespace" },
+        { "[{\"event_type\":\"a\"}, \f12,{}]",
+          "invalid JSON at byte 21: a form feed or vertical tab is not"
+          " JSON whitespace" },
+
+        /* yajl's error comes first */
+        { "[{\"event_type\":\"a\"},,\v{}]", "invalid JSON at byte 21:"
+          " parse error: unallowed token at this point in JSON text" },
+        { "[{\"event_type\":\"a\"}, \"b\vc\"]", "invalid JSON at byte 23:"
+          " lexical error: invalid character inside string." },
+        { "[{\"event_type\":\"a\"}, x\v]", "invalid JSON at byte 22:"
+          " lexical error: invalid char in json text." },
+        { NULL, NULL }
+    };
+    static const char  *same[] = {
+        /* inside an event, a rejected event; a syntax error, a 400 */
+        "[{\"event_type\":\"a\",\"v\":\v1},x]",
+        "[{\"event_type\":\"a\",\"v\":\v1 x}]",
+        "[{\"event_type\":\"a\",\"v\":\v1},\v{}]",
+        NULL
+    };
+
+    for (i = 0; first[i].body; i++) {
+        run(&r, JSON, (const unsigned char *) first[i].body,
+            strlen(first[i].body));
+        ok(r.rc == NGX_EVBUS_PARSE_BAD_BODY
+           && same_str(r.error, first[i].error),
+           "first error %zu: %s", i, r.error ? r.error : "accepted");
+        if (!same_str(r.error, first[i].error)) {
+            printf("#   want '%s'\n", first[i].error);
+        }
+        done(&r);
+
+        check_splits(JSON, (const unsigned char *) first[i].body,
+                     strlen(first[i].body), "first error");
+    }
+
+    for (i = 0; same[i]; i++) {
+        check_splits(JSON, (const unsigned char *) same[i], strlen(same[i]),
+                     "form feed in an event, then a syntax error");
+    }
+
+    check_splits(NDJSON, S("{\"event_type\":\"a\",\"v\":\v1 x}\n"
+                           "{\"event_type\":\"b\"}\v x\n"
+                           "\f{\"event_type\":\"c\"}}\n"
+                           "{\"event_type\":\"d\"}\n"),
+                 "NDJSON: form feed and syntax errors on a line");
 }
 
 
@@ -1489,6 +1589,7 @@ main(void)
     test_mutations();
     test_strict_text();
     test_ff_vt();
+    test_ff_vt_order();
     test_uuid();
     test_json_escape();
     test_json_strict();
