@@ -26,8 +26,9 @@
  * corrected_timestamp holds even for events sent late.
  *
  * Network errors, 408, 429 and 5xx are retried with exponential backoff
- * and jitter; after a 429 or 503 never before its Retry-After (the
- * endpoint must expose that header, as the module does).  Other answers
+ * (0.5 s, doubling up to maxBackoff) and jitter (half of it, or up to all
+ * of it); after a 429 or 503 never before its Retry-After, and up to a
+ * second after (the endpoint must expose that header, as the module does).  Other answers
  * are final: 2xx, and 400, 413 and the like, which are never resent
  * (onError(status, events) is told).  While sends fail, offline, or when
  * the page goes away with events that no beacon took (during a backoff,
@@ -172,7 +173,7 @@ function done(batch, status, retryAfter) {
         queue = batch.concat(queue);
         bound();
 
-        wait = Math.min(cfg.maxBackoff, 1000 * 2 ** tries++);
+        wait = Math.min(cfg.maxBackoff, 500 * 2 ** tries++);
         wait = wait / 2 + Math.random() * wait / 2;
 
         if (retryAfter && (status === 429 || status === 503)) {
