@@ -25,12 +25,13 @@
  * sent_at is stamped at each send, retries included, so the module's
  * corrected_timestamp holds even for events sent late.
  *
- * Network errors, 408, 429 and 5xx are retried with exponential backoff
- * (0.5 s, doubling up to maxBackoff) and jitter (half of it, or up to all
- * of it); after a 429 or 503 never before its Retry-After, and up to a
- * second after (the endpoint must expose that header, as the module does).  Other answers
- * are final: 2xx, and 400, 413 and the like, which are never resent
- * (onError(status, events) is told).  While sends fail, offline, or when
+ * Network errors, timeouts, 408, 429 and 5xx are retried with exponential
+ * backoff (0.5 s, doubling up to maxBackoff) and jitter (a wait between
+ * half of it and all of it); after a 429 or 503 never before its
+ * Retry-After, and up to a second later (the endpoint must expose that
+ * header, as the module does).  Other answers are final: 2xx, and 400,
+ * 401, 413 and the like, which are never resent (onError(status, events)
+ * is told).  While sends fail, offline, or when
  * the page goes away with events that no beacon took (during a backoff,
  * offline, or beyond the beacon quota), the queue is kept in localStorage
  * (at most maxQueue events, the oldest dropped first) and sent by the next

@@ -24,7 +24,8 @@ const checks = [];
 const events = {};
 const absent = [];
 const beacon = [];
-const uuid7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const uuid7 =
+    /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const key = arg.writeKey;
 
 function check(ok, name, diag) {
@@ -170,7 +171,8 @@ try {
     clicked = await p.$$eval("#log li", li => li.map(x => x.textContent));
     same(log[2]?.ids, [clicked[10]], "click: one click sent alone");
     check(log[2] && log[2].at - one >= 2900,
-          "click: ... after flushInterval (3000 ms)", log[2] && log[2].at - one);
+          "click: ... after flushInterval (3000 ms)",
+          log[2] && log[2].at - one);
 
     // no timer may send these before the page is left: init() again
     await p.evaluate(() => evbus.init({flushInterval: 600000}));
