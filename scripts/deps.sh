@@ -2,7 +2,8 @@
 # Installs the Debian packages a make target needs, only when some are
 # missing: build (make, make unit), run (make run: a broker needs java and
 # maven, the demo kcat, curl and perl), test (make test, test-asan,
-# test-cluster), bench, bench-core, fuzz, all.
+# test-cluster), browser (the browser SDK's test: Chromium and Node.js,
+# part of test), bench, bench-core, fuzz, all.
 set -euo pipefail
 
 build="gcc make nginx nginx-dev librdkafka-dev libyajl-dev libxxhash-dev
@@ -14,17 +15,22 @@ bench="wrk"
 core="valgrind"
 fuzz="clang libclang-rt-14-dev"
 deb="build-essential debhelper dpkg-dev fakeroot lintian"
+# Node.js with npm (Debian's nodejs has no npm; other builds of nodejs
+# bring their own, and Debian's npm would conflict with them)
+browser="chromium nodejs"
+command -v npm >/dev/null || browser="$browser npm"
 
 case "${1:-build}" in
     build) want=$build ;;
     run)   want="$build $run" ;;
-    test)  want="$build $run $test" ;;
+    test)  want="$build $run $test $browser" ;;
+    browser) want=$browser ;;
     bench) want="$build $run $bench" ;;
     bench-core) want="$build $core" ;;
     fuzz)  want="$build $fuzz" ;;
     deb)   want="$build $deb" ;;
-    all)   want="$build $run $test $bench $core $fuzz $deb" ;;
-    *)     echo "usage: $0 build|run|test|bench|bench-core|fuzz|deb|all" >&2
+    all)   want="$build $run $test $browser $bench $core $fuzz $deb" ;;
+    *)     echo "usage: $0 build|run|test|browser|bench|bench-core|fuzz|deb|all" >&2
            exit 2 ;;
 esac
 

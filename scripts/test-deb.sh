@@ -146,6 +146,9 @@ else
 fi
 
 check "the module is in /usr/lib/nginx/modules" test -f "$SO"
+check "the browser SDK is in /usr/share/evbus/sdk/js (browser.conf)" \
+    test -f /usr/share/evbus/sdk/js/evbus.js \
+         -a -f /usr/share/evbus/sdk/js/evbus.global.js
 check "$AVAILABLE loads it" \
     grep -qx 'load_module modules/ngx_http_evbus_module.so;' "$AVAILABLE"
 check "enabled on install: $ENABLED -> $AVAILABLE" \

@@ -273,6 +273,7 @@ ngx_http_evbus_cors_add(ngx_http_request_t *r, ngx_str_t *origin,
                                            " tracestate");
     static ngx_str_t  max_age = ngx_string(NGX_HTTP_EVBUS_CORS_MAX_AGE);
     static ngx_str_t  yes = ngx_string("true");
+    static ngx_str_t  expose = ngx_string("Retry-After");
 
 #define ngx_http_evbus_cors_out(name, value)                                  \
     if (ngx_http_evbus_header_out(r, name, sizeof(name) - 1, value)           \
@@ -288,6 +289,10 @@ ngx_http_evbus_cors_add(ngx_http_request_t *r, ngx_str_t *origin,
         ngx_http_evbus_cors_out("Access-Control-Allow-Methods", &methods);
         ngx_http_evbus_cors_out("Access-Control-Allow-Headers", &headers);
         ngx_http_evbus_cors_out("Access-Control-Max-Age", &max_age);
+
+    } else {
+        /* a browser SDK must see when to retry a 503 or 429 */
+        ngx_http_evbus_cors_out("Access-Control-Expose-Headers", &expose);
     }
 
 #undef ngx_http_evbus_cors_out

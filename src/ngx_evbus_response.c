@@ -15,6 +15,7 @@
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_response.h"
 #include "ngx_evbus_cors.h"
+#include "ngx_evbus_headers.h"
 
 
 /* room for the longest reason of an nginx error, " (N bytes)" and NUL */
@@ -242,7 +243,15 @@ ngx_http_evbus_response_error(ngx_http_request_t *r, ngx_int_t status,
         ngx_str_set(&h->value, "POST");
     }
 
-    if (status == NGX_HTTP_UNAUTHORIZED) {
+    /*
+     * a browser asks its user for a password on a Basic challenge, and
+     * a page's script waits for that answer: none for requests of pages
+     */
+
+    if (status == NGX_HTTP_UNAUTHORIZED
+        && ngx_http_evbus_header_in(r, "Origin", sizeof("Origin") - 1)
+           == NULL)
+    {
         h = ngx_list_push(&r->headers_out.headers);
         if (h == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

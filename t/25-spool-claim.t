@@ -85,7 +85,7 @@ my %file = (c => 'evbus-999981-1-0', b => 'evbus-999982-1-0',
 my %age = (a => 300, b => 200, c => 100);    # seconds old
 for my $f (qw(a b c)) {
     my $tmp = "$spool/$file{$f}.tmp";
-    write_file($tmp, join '', map { Evbus::spool_record($topic, "ord-$f-$_",
+    Evbus::write_file($tmp, join '', map { Evbus::spool_record($topic, "ord-$f-$_",
         $now) } 1 .. 40);
     utime time() - $age{$f}, time() - $age{$f}, $tmp or die;
 }
@@ -117,7 +117,7 @@ ok(!@wrong, 'oldest file first: in every partition the older file\'s'
 # claiming: a file a live process holds is not touched
 
 my $held = "$spool/evbus-999984-1-0.spool";
-write_file($held, join '', map { Evbus::spool_record($topic, "held-$_",
+Evbus::write_file($held, join '', map { Evbus::spool_record($topic, "held-$_",
     $now) } 1 .. 5);
 open my $lock, '<', $held or die;
 flock($lock, LOCK_EX | LOCK_NB) or die "flock: $!";
@@ -139,11 +139,3 @@ like($t->error_log, qr/$claim an earlier process/, 'the claim is logged');
 
 $t->done;
 
-
-sub write_file {
-    my ($file, $data) = @_;
-    open my $fh, '>', $file or die "$file: $!";
-    binmode $fh;
-    print $fh $data;
-    close $fh;
-}

@@ -75,14 +75,14 @@ cmp_ok($stats->{spooled}, '>', 0, 'the workers spooled what Kafka did not'
 # files of a dead process: a valid record then a torn tail, and a record
 # whose checksum does not match
 my $now = int(time() * 1000);
-write_file("$spool/evbus-999991-1-0.spool",
+Evbus::write_file("$spool/evbus-999991-1-0.spool",
     Evbus::spool_record($topic, 'fake-ok', $now)
     . pack('LLL', 0x32425645, 5000, 0) . 'x' x 100);
 my $bad = Evbus::spool_record($topic, 'fake-bad', $now);
 substr($bad, 8, 4) = pack('L', unpack('L', substr($bad, 8, 4)) ^ 1);
-write_file("$spool/evbus-999992-1-0.spool", $bad);
+Evbus::write_file("$spool/evbus-999992-1-0.spool", $bad);
 my @big = map { "fake-big-$_" } 1 .. 5000;
-write_file("$spool/evbus-999993-1-0.spool",
+Evbus::write_file("$spool/evbus-999993-1-0.spool",
     join '', map { Evbus::spool_record($topic, $_, $now) } @big);
 
 ok($k->start, 'broker started');
@@ -122,26 +122,3 @@ EvbusFault::check_error_log($t);
 note(sprintf 'run time %.0fs', time() - $t0);
 done_testing();
 
-
-# one spool record as src/ngx_evbus_spool_record.c writes it (host byte order):
-# magic | body length | crc32(body) | body, body = timestamp (8) | lengths
-# of topic (2), key (2), value (4), event_type (2), event_version (2),
-# source_service (2), ingest_timestamp (2), error_kind (2) | the strings
-sub record {
-    my ($topic, $id, $ms) = @_;
-    my $value = qq{{"event_type":"fake","event_id":"$id","metadata":{}}};
-    my @s = ($topic, $id, $value, 'fake', '1', 'test',
-        '2026-01-01T00:00:00.000Z', '');
-    my $body = pack('q', $ms)
-        . pack('SSLSSSSS', map { length } @s) . join('', @s);
-    return pack('LLL', 0x32425645, length $body,
-        Compress::Zlib::crc32($body)) . $body;
-}
-
-sub write_file {
-    my ($file, $data) = @_;
-    open my $fh, '>', $file or die "$file: $!";
-    binmode $fh;
-    print $fh $data;
-    close $fh;
-}

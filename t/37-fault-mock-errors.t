@@ -19,7 +19,6 @@ use warnings;
 use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use IPC::Open2;
 use Time::HiRes qw(sleep time);
 use Evbus;
 use EvbusFault qw(wait_for);
@@ -27,38 +26,11 @@ use EvbusFault qw(wait_for);
 my $t0 = time();
 
 my $t = Evbus->new('mock-errors');
-Evbus::missing('kcat is not installed') unless `which kcat` =~ /kcat/;
-
-my $bin = $t->dir . '/mock-cluster';
-my $out = `'$FindBin::Bin/../tools/mock-cluster/build.sh' '$bin' 2>&1`;
-Evbus::missing("cannot build tools/mock-cluster (librdkafka-dev?): $out")
-    if $?;
-
 my $topic = $t->topic;
 my $dlq = "$topic-dlq";
-my $mpid = open2(my $from, my $to, $bin, 1, $topic, 4, $dlq, 1)
-    or Evbus::missing('cannot run the mock cluster');
-my $line = <$from> // '';
-my ($bootstraps) = $line =~ /^bootstraps (\S+)/
-    or BAIL_OUT("mock cluster said: $line");
-note("mock cluster at $bootstraps");
+my ($bootstraps, $mock) = EvbusFault::mock_cluster($t, 1, $topic, 4, $dlq, 1);
 
-sub mock {
-    my ($cmd) = @_;
-    print $to "$cmd\n";
-    $to->flush;
-    my $r = <$from> // '';
-    chomp $r;
-    return $r;
-}
-
-END {
-    if ($mpid) {
-        print $to "quit\n" if $to;
-        close $to if $to;
-        kill 'KILL', $mpid unless wait_for(sub { waitpid($mpid, 1) }, 3);
-    }
-}
+sub mock { $mock->(@_) }
 
 my $spool = $t->dir . '/spool';
 

@@ -77,7 +77,7 @@ chmod 0700, $tspool;
 ($rc, $out) = $tt->nginx_t(conf(spool => $tspool));
 is($rc, 0, 'nginx -t passes: owned by nobody, 0700') or diag($out);
 
-write_file("$tdir/file", '');
+Evbus::write_file("$tdir/file", '');
 ($rc, $out) = $tt->nginx_t(conf(spool => "$tdir/file/spool"));
 isnt($rc, 0, 'nginx -t fails: the directory cannot be created');
 like($out, qr{\Q$tdir\E/file/spool.*nobody}, 'the message names it and the'
@@ -172,15 +172,14 @@ unlike($t->error_log, qr/exited on signal/, 'no worker died');
 # files replay must not take, and one it must; then the broker is back
 my $now = int(time() * 1000);
 my $target = "$dir/planted";
-write_file($target, record($topic, 'planted-symlink', $now));
+my $rec = sub { Evbus::spool_record($topic, $_[0], $now) };
+Evbus::write_file($target, $rec->('planted-symlink'));
 chown $uid, $gid, $target;
 symlink $target, "$spool/evbus-999981-1-0.spool";
-write_file("$spool/evbus-999982-1-0.spool", record($topic, 'planted-root',
-    $now));
-write_file("$spool/foo.spool", record($topic, 'planted-name', $now));
+Evbus::write_file("$spool/evbus-999982-1-0.spool", $rec->('planted-root'));
+Evbus::write_file("$spool/foo.spool", $rec->('planted-name'));
 chown $uid, $gid, "$spool/foo.spool";
-write_file("$spool/evbus-999983-1-0.spool", record($topic, 'planted-ok',
-    $now));
+Evbus::write_file("$spool/evbus-999983-1-0.spool", $rec->('planted-ok'));
 chown $uid, $gid, "$spool/evbus-999983-1-0.spool";
 
 
@@ -259,26 +258,6 @@ SKIP: {
 
 done_testing();
 
-
-# one spool record (see t/34-fault-spool-restart.t)
-sub record {
-    my ($topic, $id, $ms) = @_;
-    my $value = qq{{"event_type":"fake","event_id":"$id","metadata":{}}};
-    my @s = ($topic, $id, $value, 'fake', '1', 'test',
-        '2026-01-01T00:00:00.000Z', '');
-    my $body = pack('q', $ms)
-        . pack('SSLSSSSS', map { length } @s) . join('', @s);
-    return pack('LLL', 0x32425645, length $body,
-        Compress::Zlib::crc32($body)) . $body;
-}
-
-sub write_file {
-    my ($file, $data) = @_;
-    open my $fh, '>', $file or die "$file: $!";
-    binmode $fh;
-    print $fh $data;
-    close $fh;
-}
 
 
 # a keep-alive HTTP/1.1 connection

@@ -62,6 +62,8 @@ for my $hd (qw(Content-Type Content-Encoding Authorization X-Write-Key
 is($h->{'access-control-max-age'}, '7200', 'preflight: Max-Age');
 like($h->{vary} // '', qr/\bOrigin\b/, 'preflight: Vary: Origin');
 is($raw, '', 'preflight: no body');
+ok(!exists $h->{'access-control-expose-headers'},
+    'preflight: no Access-Control-Expose-Headers');
 
 ($st, $h, $j, $raw) = $t->http('OPTIONS', '/e', undef, headers => {
     'Origin' => 'https://evil.example',
@@ -106,10 +108,15 @@ for my $c (['https://shop.example', 202, 'exact'],
     if ($want == 202) {
         is($h->{'access-control-allow-origin'}, $origin,
             "$origin: Access-Control-Allow-Origin");
+        # a page's script may read Retry-After (browser SDKs back off)
+        is($h->{'access-control-expose-headers'}, 'Retry-After',
+            "$origin: Access-Control-Expose-Headers: Retry-After");
         push @want, $id;
     } else {
         ok(!exists $h->{'access-control-allow-origin'},
             "$origin: no Access-Control-Allow-Origin");
+        ok(!exists $h->{'access-control-expose-headers'},
+            "$origin: no Access-Control-Expose-Headers");
         like($j && $j->{error} // '', qr/origin/, "$origin: JSON error")
             or diag($raw);
     }
@@ -141,6 +148,8 @@ is($h->{'access-control-allow-origin'}, 'https://shop.example',
 is($st, 413, 'allowed origin, nginx\'s own 413');
 is($h->{'access-control-allow-origin'}, 'https://shop.example',
     'nginx\'s own 413: Access-Control-Allow-Origin');
+is($h->{'access-control-expose-headers'}, 'Retry-After',
+    'nginx\'s own 413: Retry-After exposed');
 like($j && $j->{error} // '', qr/client_max_body_size/, '413: JSON error');
 
 # another origin is refused before its body is read: headers only

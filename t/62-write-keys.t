@@ -155,6 +155,14 @@ for my $c (['no key', {}],
 ($st) = $t->post('/e?writeKey=', $ev->('refused'));
 is($st, 401, 'empty writeKey argument: 401');
 
+# a page's request: no Basic challenge, which would make the browser ask
+# its user for a password and the page's script wait for ever
+($st, $h, $j) = $t->post('/e?writeKey=wk_nope', $ev->('refused'),
+    headers => { Origin => 'https://shop.example' });
+is($st, 401, 'from a page, unknown key: 401');
+ok(!exists $h->{'www-authenticate'}, 'from a page: no WWW-Authenticate');
+like($j && $j->{error} // '', qr/write key/, 'from a page: JSON error');
+
 # 401 before the body: headers only, the body never comes
 ($st, $h, $j, $body, my $ms) = $t->first_response("POST /e HTTP/1.1\r\n"
     . "Host: localhost\r\nContent-Type: application/json\r\n"

@@ -75,7 +75,7 @@ EVBUS_BENCH_LIB=1
 
 set -euo pipefail
 
-BENCH_ALL_PARTS="http schema ack spool gzip overload lowrate"
+BENCH_ALL_PARTS="http schema ack spool gzip overload lowrate stats"
 
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -314,6 +314,8 @@ render_conf() {
     BT_BODY_BUFFER=$body_buffer BT_KAFKA_PROPERTIES=$props BT_INSTANCE=$INST \
     BT_SCHEMA_DIR=$SCHEMA_DIR BT_SPOOL_DIR=$SPOOL_DIR BT_IF_SCHEMA=$SCHEMAS \
     BT_IF_ACK=$([[ $INST == ack-* ]] && echo 1 || echo 0) \
+    BT_IF_STATS=$([[ $INST == stats-* ]] && echo 1 || echo 0) \
+    BT_IF_STATSOFF=$([[ $INST == stats-off-* ]] && echo 1 || echo 0) \
     awk 'BEGIN {
             n = split("MODULE USER_LINE PREFIX BROKERS PORT RUNID BODY_BUFFER" \
                       " KAFKA_PROPERTIES INSTANCE SCHEMA_DIR SPOOL_DIR", names, " ")
@@ -710,6 +712,9 @@ report_ratios() {
     fi
     if has spool-replay "$b"; then
         echo "  spool replay / queued batch (events/s):   $(ratio "${R_EPS[spool-replay]}" "${R_EPS[$b]}")"
+    fi
+    if has stats-on-batch stats-off-batch; then
+        echo "  stats zone on / off, batches (events/s):   $(ratio "${R_EPS[stats-on-batch]}" "${R_EPS[stats-off-batch]}") (goal >= 0.97)"
     fi
     if has gzip-batch plain-batch; then
         echo "  gzip'd / uncompressed batches (events/s):  $(ratio "${R_EPS[gzip-batch]}" "${R_EPS[plain-batch]}")" \

@@ -818,7 +818,7 @@ sub stop_and_check_topics {
     is($delivered, $total, "the workers delivered exactly $total messages");
 }
 
-# One spool record as src/ngx_evbus_spool.c writes it (host byte order):
+# One spool record as src/ngx_evbus_spool_record.c writes it (host byte order):
 # magic | body length | crc32(body) | body, body = timestamp (8) | lengths
 # of topic (2), key (2), value (4), event_type (2), event_version (2),
 # source_service (2), ingest_timestamp (2), error_kind (2) | the strings.
@@ -833,6 +833,15 @@ sub spool_record {
         . pack('SSLSSSSS', map { length } @s) . join('', @s);
     return pack('LLL', 0x32425645, length $body,
         Compress::Zlib::crc32($body)) . $body;
+}
+
+# a file with exactly these bytes
+sub write_file {
+    my ($file, $data) = @_;
+    open my $fh, '>', $file or die "$file: $!";
+    binmode $fh;
+    print $fh $data;
+    close $fh or die "$file: $!";
 }
 
 # number of partitions of a topic, from kcat -L

@@ -53,6 +53,53 @@ sub wait_for {
 
 # ---- a private broker -------------------------------------------------
 
+# The librdkafka mock cluster (tools/mock-cluster), built into the test's
+# directory and driven through its stdin/stdout: mock_cluster($t, @args)
+# returns the bootstrap list and a function that sends one command and
+# returns its answer.  A missing prerequisite is Evbus::missing; the
+# cluster is stopped when the test exits.
+my @mock_pids;
+
+sub mock_cluster {
+    my ($t, @args) = @_;
+
+    `which kcat` =~ /kcat/ or Evbus::missing('kcat is not installed');
+
+    my $bin = $t->dir . '/mock-cluster';
+    my $out = `'${\ repo_root()}/tools/mock-cluster/build.sh' '$bin' 2>&1`;
+    Evbus::missing("cannot build tools/mock-cluster (librdkafka-dev?): $out")
+        if $?;
+
+    require IPC::Open2;
+    my $pid = IPC::Open2::open2(my $from, my $to, $bin, @args)
+        or Evbus::missing('cannot run the mock cluster');
+    push @mock_pids, [$pid, $to];
+
+    my $line = <$from> // '';
+    my ($bootstraps) = $line =~ /^bootstraps (\S+)/
+        or BAIL_OUT("mock cluster said: $line");
+    note("mock cluster at $bootstraps");
+
+    my $cmd = sub {
+        print $to "$_[0]\n";
+        $to->flush;
+        my $r = <$from> // '';
+        chomp $r;
+        return $r;
+    };
+
+    return ($bootstraps, $cmd, $pid);
+}
+
+END {
+    for my $m (@mock_pids) {
+        my ($pid, $to) = @$m;
+        print $to "quit\n";
+        close $to;
+        kill 'KILL', $pid unless wait_for(sub { waitpid($pid, WNOHANG) }, 3);
+    }
+}
+
 sub _port_pair_free {
     my ($p) = @_;
     for my $port ($p, $p + 1) {
