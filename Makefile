@@ -41,7 +41,7 @@ export EVBUS_CORE_LIBS := $(strip $(CORE_LIBS))
 
 .PHONY: all module deps kafka-fetch kafka-start kafka-stop run stop test \
         test-asan test-cluster unit fuzz bench bench-core bench-cost clean \
-        core-sources core-libs deb test-deb
+        core-sources core-libs deb test-deb test-mainline
 
 all: module
 
@@ -84,6 +84,23 @@ unit:
 test: module
 	@scripts/deps.sh test
 	@scripts/test.sh
+
+# the module built against another nginx source tree (NGX_SRC, e.g.
+# nginx.org's mainline) into build/mainline/, and the suite (or TESTS)
+# run against the nginx built from that tree (EVBUS_NGINX); a manual
+# check, CI has no such tree (docs/mainline.md)
+test-mainline:
+	@if [ "$(origin NGX_SRC)" = file ] || [ -z "$(EVBUS_NGINX)" ]; then \
+	    echo "usage: make test-mainline NGX_SRC=<nginx source tree>" \
+	         "EVBUS_NGINX=<the nginx built from it> [TESTS=t/...]" >&2; \
+	    exit 1; \
+	fi
+	@$(MAKE) -s module BUILD="$(BUILD)/mainline" \
+	    EVBUS_NGINX="$(abspath $(EVBUS_NGINX))"
+	@scripts/deps.sh test
+	@EVBUS_NGINX="$(abspath $(EVBUS_NGINX))" \
+	    EVBUS_MODULE="$(BUILD)/mainline/ngx_http_evbus_module.so" \
+	    scripts/test.sh $(TESTS)
 
 test-asan:
 	@scripts/deps.sh test

@@ -18,7 +18,7 @@ if [ "${EVBUS_NGX_CONF_FLAGS:-0}" = 1 ]; then
     . "$ngx_src/conf_flags"
     conf_flags=("${NGX_CONF_FLAGS[@]}")
 fi
-stamp="$cc_opt|$ld_opt|${conf_flags[*]}"
+stamp="$ngx_src|$cc_opt|$ld_opt|${conf_flags[*]}"
 
 if [ ! -f "$tree/.configured" ] || [ "$top/config" -nt "$tree/.configured" ] \
    || [ "$(cat "$tree/.configured")" != "$stamp" ]
@@ -37,12 +37,25 @@ fi
 
 make -s -C "$tree" -f objs/Makefile modules
 install -m 0755 "$tree/objs/ngx_http_evbus_module.so" "$out.tmp"
-mv -f "$out.tmp" "$out"
 
-want=$(strings /usr/sbin/nginx | grep -m1 '^8,4,8,' || true)
-have=$(strings "$out" | grep -m1 '^8,4,8,' || true)
-if [ -n "$want" ] && [ "$want" != "$have" ]; then
-    echo "module signature $have differs from /usr/sbin/nginx's $want" >&2
+# The module loads only into an nginx with the same signature: Debian's
+# by default, or the one built from another tree ($EVBUS_NGINX, e.g.
+# nginx.org's mainline built from the tree given as $1; docs/mainline.md).
+nginx_bin=${EVBUS_NGINX:-/usr/sbin/nginx}
+if [ -n "${EVBUS_NGINX:-}" ] && [ ! -x "$nginx_bin" ]; then
+    echo "EVBUS_NGINX=$nginx_bin is not an executable" >&2
     exit 1
 fi
+want=$(strings "$nginx_bin" 2>/dev/null | grep -m1 '^8,4,8,' || true)
+have=$(strings "$out.tmp" | grep -m1 '^8,4,8,' || true)
+if [ -n "$want" ] && [ "$want" != "$have" ]; then
+    echo "module signature $have differs from $nginx_bin's $want" >&2
+    if [ -z "${EVBUS_NGINX:-}" ]; then
+        echo "(built against $ngx_src: set EVBUS_NGINX to the nginx" \
+             "built from that tree)" >&2
+    fi
+    rm -f "$out.tmp"
+    exit 1
+fi
+mv -f "$out.tmp" "$out"
 echo "built $out"
