@@ -56,8 +56,8 @@ test: t/10-unavailable.t
 
 name: retry-after-ignores-unavailable-after
 file: src/ngx_evbus_kafka.c
-from: secs = queued ? (double) ngx_evbus_kafka.unavailable_after / 1000 : 1;
-to:   secs = queued ? 5 : 1;
+from: secs = queued ? (double) ngx_evbus_kafka.conf->unavailable_after
+to:   secs = queued ? 5.0 + 0 * (double) ngx_evbus_kafka.conf->unavailable_after
 test: t/10-unavailable.t
 
 name: spool-replay-drops-half-replayed-file
@@ -85,15 +85,15 @@ to:   if (flock(fd, LOCK_EX|LOCK_NB) == -1 && 0) {
 test: t/25-spool-claim.t
 
 name: lost-not-counted
-file: src/ngx_evbus_kafka.c
-from:             ngx_evbus_stats_add(NGX_EVBUS_STAT_LOST, 1);
-to:               (void) 0;
+file: src/ngx_evbus_outbox.c
+from:         outcome = "lost";
+to:           ngx_evbus_stats_add(NGX_EVBUS_STAT_LOST, -1); outcome = "lost";
 test: t/10-unavailable.t
 
 name: loss-at-exit-not-logged
-file: src/ngx_evbus_kafka.c
-from: if (ngx_evbus_kafka_stats.lost_at_exit) {
-to:   if (ngx_evbus_kafka_stats.lost_at_exit && 0) {
+file: src/ngx_evbus_outbox.c
+from: if (ngx_evbus_outbox.lost_at_exit) {
+to:   if (ngx_evbus_outbox.lost_at_exit && 0) {
 test: t/10-unavailable.t
 
 name: ack-timeouts-not-counted
@@ -158,8 +158,8 @@ test: t/01-ingest.t
 
 name: max-events-message
 file: src/ngx_evbus_handler.c
-from: (void) ngx_sprintf(error, "more than %ui events in one request"
-to:   (void) ngx_sprintf(error, "more than %ui event in one request"
+from: (void) ngx_sprintf(error, "more than %uz events in one request"
+to:   (void) ngx_sprintf(error, "more than %uz event in one request"
 test: t/07-http.t
 
 name: metadata-member-misnamed
