@@ -194,4 +194,49 @@ struct ngx_evbus_parser_s {
 };
 
 
+/* ngx_evbus_event.c */
+char *ngx_evbus_event_printf(ngx_evbus_parser_t *p, const char *fmt, ...);
+const char *ngx_evbus_event_err_size(ngx_evbus_parser_t *p);
+const char *ngx_evbus_event_err_depth(ngx_evbus_parser_t *p);
+size_t ngx_evbus_event_skip(ngx_evbus_parser_t *p, size_t from, size_t to,
+    int comma);
+int ngx_evbus_event_framing(ngx_evbus_parser_t *p, size_t from, size_t to);
+const unsigned char *ngx_evbus_event_text(ngx_evbus_parser_t *p);
+unsigned char *ngx_evbus_event_dup(ngx_evbus_parser_t *p,
+    const unsigned char *s, size_t len);
+
+/* ngx_evbus_tokens.c */
+extern yajl_callbacks  ngx_evbus_tokens_callbacks;
+
+const char *ngx_evbus_tokens_check_id(size_t len);
+ngx_evbus_event_t *ngx_evbus_tokens_event(ngx_evbus_parser_t *p);
+int ngx_evbus_tokens_event_begin(ngx_evbus_parser_t *p, size_t start);
+int ngx_evbus_tokens_event_end(ngx_evbus_parser_t *p, size_t end);
+void ngx_evbus_tokens_fail(ngx_evbus_parser_t *p, int rank, const char *kind,
+    const char *pointer, const char *err);
+
+/* ngx_evbus_text.c */
+extern const char  ngx_evbus_text_err_ws[];
+
+const char *ngx_evbus_text_check(const unsigned char *s, size_t len);
+
+/* ngx_evbus_build.c */
+int ngx_evbus_build_raw_head(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev);
+int ngx_evbus_build_value(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
+    const unsigned char *text, size_t len);
+
+/* ngx_evbus_segment.c */
+int ngx_evbus_segment_env_open(ngx_evbus_parser_t *p, int kind);
+int ngx_evbus_segment_env_scalar(ngx_evbus_parser_t *p, int type,
+    const unsigned char *s, size_t len);
+int ngx_evbus_segment_env_end(ngx_evbus_parser_t *p);
+int ngx_evbus_segment_capture(ngx_evbus_parser_t *p, size_t to);
+int ngx_evbus_segment_key(const unsigned char *s, size_t len);
+int ngx_evbus_segment_member(ngx_evbus_parser_t *p, int type,
+    const unsigned char *s, size_t len);
+int ngx_evbus_segment_end(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev);
+int ngx_evbus_segment_defer(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
+    const unsigned char *text, size_t len);
+
+
 #endif /* _NGX_EVBUS_EVENT_INT_H_INCLUDED_ */
