@@ -867,31 +867,6 @@ ngx_evbus_event_stage_tail(ngx_evbus_parser_t *p)
 }
 
 
-/*
- * The current event's text, contiguous: in the chunk if it began there,
- * else its head is staged and the part in this chunk is appended.
- * The caller has checked that it is not larger than max_event_size.
- */
-
-const unsigned char *
-ngx_evbus_event_text(ngx_evbus_parser_t *p)
-{
-    size_t  n;
-
-    if (p->cur.start >= p->chunk_base) {
-        return p->chunk + (p->cur.start - p->chunk_base);
-    }
-
-    if (p->cur.end > p->chunk_base) {
-        n = p->cur.end - p->chunk_base;
-        memcpy(p->stage + p->stage_len, p->chunk, n);
-        p->stage_len += n;
-    }
-
-    return p->stage;
-}
-
-
 unsigned char *
 ngx_evbus_event_dup(ngx_evbus_parser_t *p, const unsigned char *s, size_t len)
 {

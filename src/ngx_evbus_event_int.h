@@ -201,15 +201,12 @@ const char *ngx_evbus_event_err_depth(ngx_evbus_parser_t *p);
 size_t ngx_evbus_event_skip(ngx_evbus_parser_t *p, size_t from, size_t to,
     int comma);
 int ngx_evbus_event_framing(ngx_evbus_parser_t *p, size_t from, size_t to);
-const unsigned char *ngx_evbus_event_text(ngx_evbus_parser_t *p);
 unsigned char *ngx_evbus_event_dup(ngx_evbus_parser_t *p,
     const unsigned char *s, size_t len);
 
 /* ngx_evbus_tokens.c */
 extern yajl_callbacks  ngx_evbus_tokens_callbacks;
 
-const char *ngx_evbus_tokens_check_id(size_t len);
-ngx_evbus_event_t *ngx_evbus_tokens_event(ngx_evbus_parser_t *p);
 int ngx_evbus_tokens_event_begin(ngx_evbus_parser_t *p, size_t start);
 int ngx_evbus_tokens_event_end(ngx_evbus_parser_t *p, size_t end);
 void ngx_evbus_tokens_fail(ngx_evbus_parser_t *p, int rank, const char *kind,
@@ -237,6 +234,32 @@ int ngx_evbus_segment_member(ngx_evbus_parser_t *p, int type,
 int ngx_evbus_segment_end(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev);
 int ngx_evbus_segment_defer(ngx_evbus_parser_t *p, ngx_evbus_event_t *ev,
     const unsigned char *text, size_t len);
+
+
+/* the event being parsed */
+
+static inline ngx_evbus_event_t *
+ngx_evbus_event_current(ngx_evbus_parser_t *p)
+{
+    return &p->events[p->nevents - 1];
+}
+
+
+/* event_id's length rule, for event_id and Segment's messageId */
+
+static inline const char *
+ngx_evbus_event_check_id(size_t len)
+{
+    if (len == 0) {
+        return "event_id is empty";
+    }
+
+    if (len > NGX_EVBUS_EVENT_ID_MAX) {
+        return "event_id is longer than 128 bytes";
+    }
+
+    return NULL;
+}
 
 
 #endif /* _NGX_EVBUS_EVENT_INT_H_INCLUDED_ */

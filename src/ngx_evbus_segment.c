@@ -503,7 +503,7 @@ ngx_evbus_segment_member(ngx_evbus_parser_t *p, int type,
     unsigned char       name[NGX_EVBUS_EVENT_TYPE_MAX];
     ngx_evbus_event_t  *ev;
 
-    ev = ngx_evbus_tokens_event(p);
+    ev = ngx_evbus_event_current(p);
 
     switch (p->cur.seg_key) {
 
@@ -531,7 +531,7 @@ ngx_evbus_segment_member(ngx_evbus_parser_t *p, int type,
         break;
 
     case NGX_EVBUS_SEG_MESSAGE_ID:
-        if (type != NGX_EVBUS_SCALAR_STRING || ngx_evbus_tokens_check_id(len)) {
+        if (type != NGX_EVBUS_SCALAR_STRING || ngx_evbus_event_check_id(len)) {
             ngx_evbus_tokens_fail(p, NGX_EVBUS_ERR_CONTENT, "event_id",
                                   "/messageId",
                                   "messageId must be a string of 1 to 128"

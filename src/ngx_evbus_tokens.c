@@ -45,6 +45,7 @@ static int ngx_evbus_tokens_vfeed(ngx_evbus_parser_t *p, int tok,
     const unsigned char *s, size_t len);
 static int ngx_evbus_tokens_vresult(ngx_evbus_parser_t *p, int rc);
 static int ngx_evbus_tokens_pick(ngx_evbus_parser_t *p, int last);
+static const unsigned char *ngx_evbus_tokens_text(ngx_evbus_parser_t *p);
 
 
 yajl_callbacks  ngx_evbus_tokens_callbacks = {
@@ -465,7 +466,7 @@ ngx_evbus_tokens_member(ngx_evbus_parser_t *p, int type, const unsigned char *s,
     const char         *err;
     ngx_evbus_event_t  *ev;
 
-    ev = ngx_evbus_tokens_event(p);
+    ev = ngx_evbus_event_current(p);
     err = NULL;
 
     if (p->segment
@@ -509,7 +510,7 @@ ngx_evbus_tokens_member(ngx_evbus_parser_t *p, int type, const unsigned char *s,
             break;
         }
 
-        err = ngx_evbus_tokens_check_id(len);
+        err = ngx_evbus_event_check_id(len);
 
         if (err == NULL && ev->event_id == NULL) {
             ev->event_id = ngx_evbus_event_dup(p, s, len);
@@ -799,21 +800,6 @@ ngx_evbus_type_valid(const unsigned char *s, size_t len)
 }
 
 
-const char *
-ngx_evbus_tokens_check_id(size_t len)
-{
-    if (len == 0) {
-        return "event_id is empty";
-    }
-
-    if (len > NGX_EVBUS_EVENT_ID_MAX) {
-        return "event_id is longer than 128 bytes";
-    }
-
-    return NULL;
-}
-
-
 /* a JSON integer in 1..2^31-1, as yajl's number text */
 
 static int
@@ -844,13 +830,6 @@ ngx_evbus_tokens_parse_version(const unsigned char *s, size_t len,
     *version = n;
 
     return 0;
-}
-
-
-ngx_evbus_event_t *
-ngx_evbus_tokens_event(ngx_evbus_parser_t *p)
-{
-    return &p->events[p->nevents - 1];
 }
 
 
@@ -920,6 +899,31 @@ ngx_evbus_tokens_event_begin(ngx_evbus_parser_t *p, size_t start)
 }
 
 
+/*
+ * The current event's text, contiguous: in the chunk if it began there,
+ * else its head is staged and the part in this chunk is appended.
+ * The caller has checked that it is not larger than max_event_size.
+ */
+
+static const unsigned char *
+ngx_evbus_tokens_text(ngx_evbus_parser_t *p)
+{
+    size_t  n;
+
+    if (p->cur.start >= p->chunk_base) {
+        return p->chunk + (p->cur.start - p->chunk_base);
+    }
+
+    if (p->cur.end > p->chunk_base) {
+        n = p->cur.end - p->chunk_base;
+        memcpy(p->stage + p->stage_len, p->chunk, n);
+        p->stage_len += n;
+    }
+
+    return p->stage;
+}
+
+
 int
 ngx_evbus_tokens_event_end(ngx_evbus_parser_t *p, size_t end)
 {
@@ -929,7 +933,7 @@ ngx_evbus_tokens_event_end(ngx_evbus_parser_t *p, size_t end)
     ngx_evbus_event_t    *ev;
     const unsigned char  *text;
 
-    ev = ngx_evbus_tokens_event(p);
+    ev = ngx_evbus_event_current(p);
 
     p->cur.active = 0;
     p->cur.end = end;
@@ -941,7 +945,7 @@ ngx_evbus_tokens_event_end(ngx_evbus_parser_t *p, size_t end)
         return ngx_evbus_build_raw_head(p, ev);
     }
 
-    text = ngx_evbus_event_text(p);
+    text = ngx_evbus_tokens_text(p);
 
     if (p->segment) {
         rc = ngx_evbus_segment_end(p, ev);
@@ -1001,7 +1005,7 @@ ngx_evbus_tokens_fail(ngx_evbus_parser_t *p, int rank, const char *kind,
     }
 
     if (rank > (int) p->cur.err_rank) {
-        ev = ngx_evbus_tokens_event(p);
+        ev = ngx_evbus_event_current(p);
         ev->error = err;
         ev->error_kind = kind;
         ev->error_pointer = pointer;
@@ -1049,7 +1053,7 @@ ngx_evbus_tokens_vresult(ngx_evbus_parser_t *p, int rc)
             ngx_evbus_tokens_fail(p, NGX_EVBUS_ERR_SCHEMA, e->kind, e->pointer,
                                   msg);
 
-            ev = ngx_evbus_tokens_event(p);
+            ev = ngx_evbus_event_current(p);
 
             if (ev->error == msg) {
                 ev->error_message = e->message;
@@ -1083,7 +1087,7 @@ ngx_evbus_tokens_pick(ngx_evbus_parser_t *p, int last)
     ngx_evbus_event_t         *ev;
     const ngx_evbus_schema_t  *schema;
 
-    ev = ngx_evbus_tokens_event(p);
+    ev = ngx_evbus_event_current(p);
 
     if (ev->event_type == NULL) {
         return NGX_EVBUS_PARSE_OK;
