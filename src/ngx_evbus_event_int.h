@@ -25,7 +25,6 @@
 #include "ngx_evbus_event.h"
 
 
-
 #define NGX_EVBUS_KEY_OTHER       0
 #define NGX_EVBUS_KEY_TYPE        1
 #define NGX_EVBUS_KEY_ID          2
