@@ -21,6 +21,9 @@ SOURCES := config ngx_evbus_module.c $(wildcard src/*.c src/*.h)
 # from `make -s core-sources`).
 CORE_SRCS := \
     src/ngx_evbus_event.c \
+    src/ngx_evbus_tokens.c \
+    src/ngx_evbus_text.c \
+    src/ngx_evbus_build.c \
     src/ngx_evbus_json.c \
     src/ngx_evbus_trace.c \
     src/ngx_evbus_inflate.c \

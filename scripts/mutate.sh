@@ -31,13 +31,13 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mutations() {
     cat <<'EOF'
 name: dead-letter-kind-depth-as-too-large
-file: src/ngx_evbus_event.c
-from: ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "depth", "", p->err_depth);
-to:   ngx_evbus_fail(p, NGX_EVBUS_ERR_CONTENT, "too_large", "", p->err_depth);
+file: src/ngx_evbus_tokens.c
+from: ngx_evbus_tokens_fail(p, NGX_EVBUS_ERR_CONTENT, "depth", "",
+to:   ngx_evbus_tokens_fail(p, NGX_EVBUS_ERR_CONTENT, "too_large", "",
 test: t/24-dead-letter-kinds.t
 
 name: max-depth-off-by-one
-file: src/ngx_evbus_event.c
+file: src/ngx_evbus_tokens.c
 from: if (p->cur.active && p->nest - p->level > p->limits.max_depth) {
 to:   if (p->cur.active && p->nest - p->level >= p->limits.max_depth) {
 test: t/24-dead-letter-kinds.t
@@ -121,13 +121,13 @@ to:   p = ngx_cpymem(p, "\"\"", 2);
 test: t/26-contract.t
 
 name: client-request-id-kept
-file: src/ngx_evbus_event.c
+file: src/ngx_evbus_tokens.c
 from:                || memcmp(s, "request_id", 10) == 0;
 to:                || memcmp(s, "request_iX", 10) == 0;
 test: t/03-enrich.t
 
 name: max-events-off-by-one
-file: src/ngx_evbus_event.c
+file: src/ngx_evbus_tokens.c
 from: if (p->nevents >= p->limits.max_events) {
 to:   if (p->nevents > p->limits.max_events) {
 test: t/07-http.t
@@ -163,7 +163,7 @@ to:   (void) ngx_sprintf(error, "more than %uz event in one request"
 test: t/07-http.t
 
 name: metadata-member-misnamed
-file: src/ngx_evbus_event.c
+file: src/ngx_evbus_build.c
 from: b = (unsigned char *) memcpy(b, ",\"metadata\":", 12) + 12;
 to:   b = (unsigned char *) memcpy(b, ",\"metadatA\":", 12) + 12;
 test: unit
