@@ -547,7 +547,13 @@ ngx_evbus_tokens_member(ngx_evbus_parser_t *p, int type, const unsigned char *s,
         return NGX_EVBUS_PARSE_OK;
     }
 
-    if (p->cur.validate
+    /*
+     * A schema error may have stopped the validation already: an
+     * event_version that comes after it must still agree with the schema
+     * that was picked, or the event's kind is unknown_version.
+     */
+
+    if ((p->cur.validate || p->cur.schema_version)
         && (p->cur.key == NGX_EVBUS_KEY_TYPE
             || p->cur.key == NGX_EVBUS_KEY_VERSION))
     {

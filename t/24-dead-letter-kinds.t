@@ -58,6 +58,9 @@ my @kinds = (
         'nope', 'k-unknown'],
     ['unknown_version', ev('"event_version":9', $ct, '"event_id":"k-version"',
         $click), 'click', 'k-version'],
+    # the version after the type: the schema was picked already
+    ['unknown_version', ev($ct, '"event_id":"k-version2"', $click,
+        '"event_version":9'), 'click', 'k-version2'],
     ['too_large', ev($ct, '"event_id":"k-large"', $click,
         qq{"pad":"$big"}), 'click', 'k-large'],
     ['event_type', ev('"event_id":"k-type"', $click), undef, 'k-type'],
@@ -102,8 +105,10 @@ for my $m (@$dl) {
 
 for my $row (@kinds) {
     my ($kind, $line, $type, $key) = @$row;
-    my $ms = $by{$kind} || [];
-    is(scalar @$ms, 1, "$kind: exactly one dead letter of this kind")
+    my $ms = [grep { ($_->{key} // '') eq ($key // '') }
+        @{ $by{$kind} || [] }];
+    is(scalar @$ms, 1, "$kind: exactly one dead letter of this kind"
+        . " and key")
         or next;
     my $m = $ms->[0];
     my $v = $m->{value};
