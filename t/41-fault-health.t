@@ -45,10 +45,14 @@ ok(wait_for(sub { ($st, $j) = health(); $st == 200 }, 10, 0.2),
    'health 200 while the broker runs');
 is_deeply($j, { status => 'ok' }, 'health body');
 
-my (undef, undef, undef, $raw) = $t->http('GET', '/metrics');
+# librdkafka's statistics come once a second (statistics.interval.ms):
+# wait for both workers' first ones before the broker goes away
+my $raw;
 my $b = $k->brokers;
-like($raw, qr/^evbus_rdkafka_broker_up\{worker="\d+",broker="\Q$b\E\/\d+"\} 1$/m,
-     'broker up in evbus_status');
+my $up = qr/^evbus_rdkafka_broker_up\{worker="\d+",broker="\Q$b\E\/\d+"\} 1$/m;
+wait_for(sub { (undef, undef, undef, $raw) = $t->http('GET', '/metrics');
+    my @n = $raw =~ /$up/g; @n >= 2 }, 15, 0.2);
+like($raw, $up, 'broker up in evbus_status');
 
 ok($k->stop, 'private broker stopped');
 
