@@ -161,7 +161,7 @@ check "depends on the installed nginx's ABI ($abi)" \
 for lib in librdkafka1 libyajl2 libxxhash0; do
     check "depends on $lib (dh_shlibdeps)" grep -qw "$lib" <<< "$depends"
 done
-for f in README.md.gz CHANGELOG.md copyright changelog.gz \
+for f in README.md.gz CHANGELOG.md.gz copyright changelog.gz \
          examples/production.conf examples/quickstart.conf \
          examples/schemas.conf examples/schemas/purchase/2.json \
          docs/schemas.md.gz
