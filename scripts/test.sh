@@ -49,6 +49,14 @@ else
     "$EVBUS_KAFKA_SH" start
 fi
 
+# A broker that has just started answers metadata requests before it is
+# quick at creating topics: the first tests would otherwise pay for it
+# (an evbus_ack kafka request timing out on a cold broker). One message,
+# flushed, to an auto-created topic.
+echo warm | timeout 60 kcat -b "$EVBUS_BROKERS" -P -t evbus-test-warmup \
+    -X message.timeout.ms=50000 2>/dev/null \
+    || echo "test: warning: the broker did not take a first message" >&2
+
 args=(-r --timer)
 [ "${TEST_VERBOSE:-0}" = 1 ] && args+=(-v)
 # shellcheck disable=SC2206

@@ -17,7 +17,7 @@ my $topic = $t->topic;
 
 $t->start_ok(http => ["evbus_topic $topic;"],
     locations => "location = /e { evbus; }\n"
-        . "location = /k { evbus; evbus_ack kafka; }");
+        . "location = /k { evbus; evbus_ack kafka; evbus_ack_timeout 30s; }");
 
 my (%sent, @ids);    # event_id => x
 
