@@ -80,6 +80,7 @@ typedef struct {
     ngx_uint_t                  max_messages;
     size_t                      max_bytes;
     size_t                      bytes;            /* queued payloads */
+    ngx_uint_t                  messages;         /* queued messages */
     ngx_uint_t                  delivered;
     ngx_uint_t                  delivered_last;
     double                      rate;             /* deliveries per second */
@@ -577,6 +578,10 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
     ngx_evbus_kafka.bytes -= ngx_min(ngx_evbus_kafka.bytes, m->len);
 
+    if (ngx_evbus_kafka.messages) {
+        ngx_evbus_kafka.messages--;
+    }
+
     report.data = rec ? rec->data : NULL;
     report.index = rec ? rec->index : 0;
     report.partition = m->partition;
@@ -866,6 +871,7 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
     }
 
     ngx_evbus_kafka.bytes += m->value.len;
+    ngx_evbus_kafka.messages++;
 
     return NGX_OK;
 }
@@ -948,8 +954,7 @@ ngx_evbus_kafka_available(void)
         return 0;
     }
 
-    return (ngx_uint_t) rd_kafka_outq_len(ngx_evbus_kafka.rk)
-           < ngx_evbus_kafka.max_messages / 2;
+    return ngx_evbus_kafka.messages < ngx_evbus_kafka.max_messages / 2;
 }
 
 
@@ -1092,14 +1097,15 @@ ngx_evbus_kafka_conf_int(void *conf, char *name)
 }
 
 
+/*
+ * Messages produced and not yet reported: rd_kafka_outq_len() also counts
+ * requests and events (statistics, errors) waiting to be served.
+ */
+
 ngx_uint_t
 ngx_evbus_kafka_queued(void)
 {
-    if (ngx_evbus_kafka.rk == NULL) {
-        return 0;
-    }
-
-    return rd_kafka_outq_len(ngx_evbus_kafka.rk);
+    return ngx_evbus_kafka.messages;
 }
 
 
@@ -1124,8 +1130,7 @@ ngx_evbus_kafka_fill(void)
         return 0;
     }
 
-    messages = (ngx_uint_t) rd_kafka_outq_len(ngx_evbus_kafka.rk) * 100
-               / ngx_evbus_kafka.max_messages;
+    messages = ngx_evbus_kafka.messages * 100 / ngx_evbus_kafka.max_messages;
     bytes = ngx_evbus_kafka.bytes / (ngx_evbus_kafka.max_bytes / 100);
 
     return ngx_min(ngx_max(messages, bytes), 100);
