@@ -116,7 +116,8 @@ answers() {
     # kcat -L succeeds once a metadata response arrives; require the broker
     # itself in it (it registers, unfenced, after the controller is up).
     local port=$1 out
-    out=$(timeout 10 kcat -b "127.0.0.1:$port" -L -m 3 2>/dev/null) || return 1
+    out=$(timeout 10 kcat -b "127.0.0.1:$port" -L -t evbus-probe -m 3 \
+              2>/dev/null) || return 1
     grep -q "^ *broker 1 at" <<<"$out"
 }
 

@@ -41,7 +41,7 @@ nginx_pid() {
 }
 
 kafka_answers() {
-    timeout 10 kcat -b "$BROKERS" -L -m 3 2>/dev/null | grep -q '^ *broker .* at'
+    timeout 10 kcat -b "$BROKERS" -L -t evbus-probe -m 3 2>/dev/null | grep -q '^ *broker .* at'
 }
 
 port_busy() {

@@ -24,7 +24,7 @@ command -v prove >/dev/null || { echo "test: prove not found (scripts/deps.sh te
 command -v kcat >/dev/null || { echo "test: kcat not found (scripts/deps.sh test)" >&2; exit 1; }
 
 answers() {
-    timeout 10 kcat -b "$EVBUS_BROKERS" -L -m 3 2>/dev/null | grep -q ' broker '
+    timeout 10 kcat -b "$EVBUS_BROKERS" -L -t evbus-test-warmup -m 3 2>/dev/null | grep -q ' broker '
 }
 
 started_kafka=0

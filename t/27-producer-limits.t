@@ -95,7 +95,7 @@ my $b = Evbus::brokers();
 my (%have, $deadline);
 $deadline = time() + 90;    # 61 topics auto-created at once: slow on a loaded broker
 while (1) {
-    my $md = `timeout 20 kcat -L -b '$b' -m 10 2>/dev/null`;
+    my $md = `timeout 90 kcat -L -b '$b' -m 60 2>/dev/null`;
     %have = map { $_ => 1 } $md =~ /topic "(\Q$base\E-ty-[^"]+)"/g;
     last if keys %have >= 61 || time() > $deadline;
     sleep 0.5;
