@@ -228,28 +228,6 @@ same(const void *a, size_t alen, const void *b, size_t blen)
 }
 
 
-static int
-same_str(const char *a, const char *b)
-{
-    return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
-}
-
-
-/* "invalid JSON at byte N: ..." may name another byte when cut */
-
-static int
-same_body_error(const char *a, const char *b)
-{
-    static const char  at[] = "invalid JSON at byte ";
-
-    if (a && b && strncmp(a, at, sizeof(at) - 1) == 0
-        && strncmp(b, at, sizeof(at) - 1) == 0)
-    {
-        return same_str(strchr(a, ':'), strchr(b, ':'));
-    }
-
-    return same_str(a, b);
-}
 
 
 static void
@@ -258,7 +236,7 @@ compare(const result_t *a, const result_t *b)
     size_t                    i;
     const ngx_evbus_event_t  *x, *y;
 
-    if (a->rc != b->rc || !same_body_error(a->error, b->error)) {
+    if (a->rc != b->rc || !evbus_same_body_error(a->error, b->error)) {
         fail("whole: rc %d \"%s\"; in chunks: rc %d \"%s\"", a->rc,
              a->error ? a->error : "", b->rc, b->error ? b->error : "");
     }
@@ -272,9 +250,9 @@ compare(const result_t *a, const result_t *b)
         y = &b->ev[i];
 
         if (x->index != y->index
-            || !same_str(x->error, y->error)
-            || !same_str(x->error_kind, y->error_kind)
-            || !same_str(x->error_pointer, y->error_pointer)
+            || !evbus_same_str(x->error, y->error)
+            || !evbus_same_str(x->error_kind, y->error_kind)
+            || !evbus_same_str(x->error_pointer, y->error_pointer)
             || !same(x->value, x->value_len, y->value, y->value_len)
             || !same(x->event_type, x->event_type_len,
                      y->event_type, y->event_type_len)

@@ -163,37 +163,6 @@ same_bytes(const unsigned char *a, size_t alen, const unsigned char *b,
 }
 
 
-static int
-same_str(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL) {
-        return a == b;
-    }
-
-    return strcmp(a, b) == 0;
-}
-
-
-/*
- * yajl reports a parse error at the start of the offending token, or at
- * the start of the chunk when the token began in an earlier one: the
- * offset in the message may differ with the cuts, the reason may not.
- */
-
-static int
-same_body_error(const char *a, const char *b)
-{
-    static const char  at[] = "invalid JSON at byte ";
-
-    if (a == NULL || b == NULL
-        || strncmp(a, at, sizeof(at) - 1) != 0
-        || strncmp(b, at, sizeof(at) - 1) != 0)
-    {
-        return same_str(a, b);
-    }
-
-    return same_str(strchr(a, ':'), strchr(b, ':'));
-}
 
 
 static int
@@ -202,7 +171,7 @@ same_result(const res_t *a, const res_t *b)
     size_t                    i;
     const ngx_evbus_event_t  *x, *y;
 
-    if (a->rc != b->rc || !same_body_error(a->error, b->error)) {
+    if (a->rc != b->rc || !evbus_same_body_error(a->error, b->error)) {
         printf("#   rc %d '%s', rc %d '%s'\n", a->rc,
                a->error ? a->error : "", b->rc, b->error ? b->error : "");
         return 0;
@@ -221,7 +190,7 @@ same_result(const res_t *a, const res_t *b)
         y = &b->ev[i];
 
         if (x->index != y->index
-            || !same_str(x->error, y->error)
+            || !evbus_same_str(x->error, y->error)
             || !same_bytes(x->value, x->value_len, y->value, y->value_len)
             || !same_bytes(x->event_type, x->event_type_len,
                            y->event_type, y->event_type_len)
@@ -229,7 +198,7 @@ same_result(const res_t *a, const res_t *b)
                            y->event_id, y->event_id_len)
             || !same_bytes(x->raw, x->raw_len, y->raw, y->raw_len)
             || x->event_version != y->event_version
-            || !same_str(x->error_kind, y->error_kind)
+            || !evbus_same_str(x->error_kind, y->error_kind)
             || x->raw_truncated != y->raw_truncated
             || x->generated_id != y->generated_id)
         {
@@ -294,7 +263,7 @@ event_is(const res_t *r, size_t i, const char *error)
         return 0;
     }
 
-    if (!same_str(r->ev[i].error, error)) {
+    if (!evbus_same_str(r->ev[i].error, error)) {
         printf("#   event %zu error: '%s', want '%s'\n", i,
                r->ev[i].error ? r->ev[i].error : "(null)",
                error ? error : "(null)");
@@ -333,7 +302,7 @@ body_error(int format, const unsigned char *body, size_t len, int rc,
 
     run(&r, format, body, len);
 
-    good = (r.rc == rc) && (error == NULL || same_str(r.error, error));
+    good = (r.rc == rc) && (error == NULL || evbus_same_str(r.error, error));
 
     if (!good) {
         printf("#   rc %d error '%s', want rc %d '%s'\n", r.rc,
@@ -644,7 +613,7 @@ test_limits(void)
        && r.ev[0].raw_truncated
        && same_bytes(r.ev[0].raw, r.ev[0].raw_len, (const unsigned char *) big,
                      39)
-       && same_str(r.ev[0].error_kind, "too_large"),
+       && evbus_same_str(r.ev[0].error_kind, "too_large"),
        "max_event_size exceeded by one byte: the head is kept");
     done(&r);
 
@@ -1032,7 +1001,7 @@ test_strict_text(void)
     for (i = 0; bad[i]; i++) {
         run(&r, JSON, (const unsigned char *) bad[i], strlen(bad[i]));
         ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 1 && r.ev[0].error != NULL
-           && (same_str(r.ev[0].error_kind, "invalid_utf8"))
+           && (evbus_same_str(r.ev[0].error_kind, "invalid_utf8"))
            && r.ev[0].raw != NULL,
            "rejected as invalid_utf8: bad text %zu (%s)", i,
            r.n && r.ev[0].error ? r.ev[0].error : "accepted");
@@ -1059,8 +1028,9 @@ test_strict_text(void)
     run(&r, NDJSON, S("{\"event_type\":\"a\"}\n\xef\xbb\xbf{\"event_type\":"
                       "\"b\"}\n{\"event_type\":\"c\"}\ngarbage"));
     ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 4 && r.ev[0].error == NULL
-       && same_str(r.ev[1].error_kind, "invalid_json")
-       && r.ev[2].error == NULL && same_str(r.ev[3].error_kind, "invalid_json"),
+       && evbus_same_str(r.ev[1].error_kind, "invalid_json")
+       && r.ev[2].error == NULL
+       && evbus_same_str(r.ev[3].error_kind, "invalid_json"),
        "NDJSON: a BOM inside and trailing garbage reject their lines");
     done(&r);
 }
@@ -1110,9 +1080,9 @@ test_ff_vt(void)
         run(&r, JSON, (const unsigned char *) in_event[i],
             strlen(in_event[i]));
         ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 1
-           && same_str(r.ev[0].error_kind, "invalid_json")
-           && same_str(r.ev[0].error, "invalid JSON: a form feed or vertical"
-                       " tab is not JSON whitespace")
+           && evbus_same_str(r.ev[0].error_kind, "invalid_json")
+           && evbus_same_str(r.ev[0].error, "invalid JSON: a form feed or"
+                             " vertical tab is not JSON whitespace")
            && r.ev[0].value == NULL && r.ev[0].raw != NULL,
            "form feed or vertical tab in event %zu: rejected (%s)", i,
            r.n && r.ev[0].error ? r.ev[0].error : "accepted");
@@ -1148,9 +1118,9 @@ test_ff_vt(void)
                       "{\"event_type\":\"c\"}\v\n\f\n{\"event_type\":\"d\"}"
                       "\n"));
     ok(r.rc == NGX_EVBUS_PARSE_OK && r.n == 5 && r.ev[0].error == NULL
-       && same_str(r.ev[1].error_kind, "invalid_json")
-       && same_str(r.ev[2].error_kind, "invalid_json")
-       && same_str(r.ev[3].error_kind, "invalid_json")
+       && evbus_same_str(r.ev[1].error_kind, "invalid_json")
+       && evbus_same_str(r.ev[2].error_kind, "invalid_json")
+       && evbus_same_str(r.ev[3].error_kind, "invalid_json")
        && r.ev[4].error == NULL,
        "NDJSON: a form feed or vertical tab rejects its line");
     done(&r);
@@ -1229,9 +1199,9 @@ test_ff_vt_order(void)
         run(&r, JSON, (const unsigned char *) first[i].body,
             strlen(first[i].body));
         ok(r.rc == NGX_EVBUS_PARSE_BAD_BODY
-           && same_str(r.error, first[i].error),
+           && evbus_same_str(r.error, first[i].error),
            "first error %zu: %s", i, r.error ? r.error : "accepted");
-        if (!same_str(r.error, first[i].error)) {
+        if (!evbus_same_str(r.error, first[i].error)) {
             printf("#   want '%s'\n", first[i].error);
         }
         done(&r);
