@@ -31,7 +31,9 @@ for my $v (@{ $dash->{templating}{list} || [] }) {
 }
 cmp_ok(scalar @exprs, '>=', 10, 'queries found');
 
+# statistics once a second, not the default 10 s
 $t->start_ok(http => ["evbus_topic $topic;"],
+    properties => [['linger.ms', 5], ['statistics.interval.ms', 1000]],
     locations => "location = /e { evbus; }\n"
         . "location = /k { evbus; evbus_ack kafka; }\n"
         . "location = /metrics { evbus_status; }");

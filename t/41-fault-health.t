@@ -24,7 +24,8 @@ my $t = Evbus->new('health');
 my $topic = $t->topic;
 
 $t->start_ok(brokers => $k->brokers,
-    properties => [['linger.ms', 5], ['reconnect.backoff.max.ms', 1000]],
+    properties => [['linger.ms', 5], ['reconnect.backoff.max.ms', 1000],
+                   ['statistics.interval.ms', 1000]],
     http => ["evbus_topic $topic;"],
     locations => "location = /e { evbus; }\n"
         . "location = /health { evbus_health; }\n"
