@@ -18,6 +18,7 @@ ngx_evbus_json_escape(unsigned char *dst, const unsigned char *src,
     size_t len)
 {
     size_t                n;
+    uint64_t              w, q, b;
     unsigned char         c;
     const unsigned char  *last;
 
@@ -26,6 +27,30 @@ ngx_evbus_json_escape(unsigned char *dst, const unsigned char *src,
     last = src + len;
 
     while (src < last) {
+
+        /*
+         * 8 bytes at a time while none needs a look: no byte >= 0x80,
+         * below 0x20, a quote or a backslash (a zero byte in q or b)
+         */
+
+        if (last - src >= 8) {
+            memcpy(&w, src, 8);
+
+            q = w ^ 0x2222222222222222ULL;
+            b = w ^ 0x5c5c5c5c5c5c5c5cULL;
+
+            if (((w | ((w - 0x2020202020202020ULL) & ~w)
+                  | ((q - 0x0101010101010101ULL) & ~q)
+                  | ((b - 0x0101010101010101ULL) & ~b))
+                 & 0x8080808080808080ULL) == 0)
+            {
+                memcpy(dst, src, 8);
+                dst += 8;
+                src += 8;
+                continue;
+            }
+        }
+
         c = *src;
 
         if (c >= 0x80) {

@@ -69,6 +69,7 @@ typedef struct {
     ngx_rbtree_t                topics;
     ngx_rbtree_node_t           sentinel;
     ngx_queue_t                 all;
+    ngx_evbus_kafka_topic_t    *last;              /* the last one looked up */
     ngx_uint_t                  computed;          /* topics not configured */
     u_char                      topics_err[96];
 
@@ -1216,12 +1217,23 @@ ngx_evbus_kafka_topic(ngx_str_t *name, ngx_uint_t computed, const char **err)
     ngx_str_node_t           *sn;
     ngx_evbus_kafka_topic_t  *t;
 
+    /* a location's events mostly go to one topic: no hash, no tree walk */
+
+    t = ngx_evbus_kafka.last;
+
+    if (t && t->sn.str.len == name->len
+        && ngx_memcmp(t->sn.str.data, name->data, name->len) == 0)
+    {
+        return t->rkt;
+    }
+
     hash = ngx_crc32_long(name->data, name->len);
 
     sn = ngx_str_rbtree_lookup(&ngx_evbus_kafka.topics, name, hash);
 
     if (sn) {
         t = (ngx_evbus_kafka_topic_t *) sn;
+        ngx_evbus_kafka.last = t;
         return t->rkt;
     }
 
@@ -1252,6 +1264,7 @@ ngx_evbus_kafka_topic(ngx_str_t *name, ngx_uint_t computed, const char **err)
 
     ngx_rbtree_insert(&ngx_evbus_kafka.topics, &t->sn.node);
     ngx_queue_insert_tail(&ngx_evbus_kafka.all, &t->queue);
+    ngx_evbus_kafka.last = t;
 
     if (computed) {
         ngx_evbus_kafka.computed++;
@@ -1334,6 +1347,8 @@ ngx_evbus_kafka_topics_free(void)
 {
     ngx_queue_t              *q;
     ngx_evbus_kafka_topic_t  *t;
+
+    ngx_evbus_kafka.last = NULL;
 
     while (!ngx_queue_empty(&ngx_evbus_kafka.all)) {
         q = ngx_queue_head(&ngx_evbus_kafka.all);

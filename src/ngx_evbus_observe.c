@@ -10,6 +10,7 @@
 
 #include "ngx_evbus_module.h"
 #include "ngx_evbus_ctx.h"
+#include "ngx_evbus_json.h"
 #include "ngx_evbus_observe.h"
 #include "ngx_evbus_stats.h"
 #include "ngx_evbus_trace.h"
@@ -27,6 +28,7 @@
 static ngx_table_elt_t *ngx_http_evbus_observe_header(ngx_http_request_t *r,
     const char *name, size_t len, ngx_uint_t *n);
 static off_t ngx_http_evbus_observe_body(ngx_http_request_t *r);
+static u_char *ngx_evbus_observe_ms(u_char *p, uint64_t us);
 
 
 static ngx_str_t  ngx_http_evbus_observe_results[] = {
@@ -130,6 +132,25 @@ ngx_http_evbus_observe_start(ngx_http_request_t *r, ngx_http_evbus_ctx_t *ctx)
 }
 
 
+/* microseconds as milliseconds with three decimals, without a printf */
+
+static u_char *
+ngx_evbus_observe_ms(u_char *p, uint64_t us)
+{
+    ngx_uint_t  frac;
+
+    p = ngx_evbus_json_uint(p, us / 1000);
+    frac = (ngx_uint_t) (us % 1000);
+
+    *p++ = '.';
+    *p++ = (u_char) ('0' + frac / 100);
+    *p++ = (u_char) ('0' + frac / 10 % 10);
+    *p++ = (u_char) ('0' + frac % 10);
+
+    return p;
+}
+
+
 static off_t
 ngx_http_evbus_observe_body(ngx_http_request_t *r)
 {
@@ -199,13 +220,14 @@ ngx_http_evbus_observe_finish(ngx_http_request_t *r,
     ngx_str_set(&h->key, "Server-Timing");
     h->value.data = p;
 
-    p = ngx_sprintf(p, "parse;dur=%uL.%03uL, produce;dur=%uL.%03uL",
-                    parse / 1000, parse % 1000, produce / 1000,
-                    produce % 1000);
+    p = ngx_cpymem(p, "parse;dur=", sizeof("parse;dur=") - 1);
+    p = ngx_evbus_observe_ms(p, parse);
+    p = ngx_cpymem(p, ", produce;dur=", sizeof(", produce;dur=") - 1);
+    p = ngx_evbus_observe_ms(p, produce);
 
     if (ctx->held && ctx->t_produced) {
-        now -= ctx->t_produced;
-        p = ngx_sprintf(p, ", wait;dur=%uL.%03uL", now / 1000, now % 1000);
+        p = ngx_cpymem(p, ", wait;dur=", sizeof(", wait;dur=") - 1);
+        p = ngx_evbus_observe_ms(p, now - ctx->t_produced);
     }
 
     h->value.len = p - h->value.data;
