@@ -962,7 +962,9 @@ ngx_http_evbus_check_kafka(ngx_conf_t *cf, ngx_http_evbus_main_conf_t *emcf)
         }
 
         size = ngx_http_evbus_handler_message_max(loc[i]->max_event_size,
-                                                  &loc[i]->source_service);
+                   &loc[i]->source_service,
+                   ngx_http_evbus_metadata_max(loc[i]->metadata)
+                   + ngx_http_evbus_write_key_max(loc[i]->write_keys));
 
         if (max > 0 && size > (size_t) max) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,

@@ -51,8 +51,6 @@ static void ngx_http_evbus_handler_sent_at(ngx_http_request_t *r,
     ngx_evbus_enrich_t *enrich);
 static ngx_int_t ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
     ngx_http_evbus_loc_conf_t *elcf, ngx_str_t *timestamp, ngx_str_t *md);
-static size_t ngx_http_evbus_handler_cut(u_char *data, size_t len,
-    size_t max);
 static void ngx_http_evbus_handler_timestamp(u_char *p, ngx_tm_t *tm,
     ngx_msec_t msec);
 static ngx_http_variable_value_t *ngx_http_evbus_handler_request_id(
@@ -1001,8 +999,8 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
 
     /* copied into every event of the request: bounded */
 
-    ualen = ngx_http_evbus_handler_cut(ua->data, ua->len,
-                                       NGX_HTTP_EVBUS_USER_AGENT_MAX);
+    ualen = ngx_evbus_json_cut(ua->data, ua->len,
+                               NGX_HTTP_EVBUS_USER_AGENT_MAX);
 
     emcf = ngx_http_get_module_main_conf(r, ngx_http_evbus_module);
 
@@ -1073,12 +1071,14 @@ ngx_http_evbus_handler_metadata(ngx_http_request_t *r,
 
 /*
  * The most the module adds to an event of max bytes: event_id, the
- * metadata object (every member at its longest, escaped at its worst),
+ * metadata object (every member at its longest, escaped at its worst;
+ * extra: the operator's evbus_metadata members and the write key's label),
  * the key, the headers (names, values, librdkafka's framing).
  */
 
 size_t
-ngx_http_evbus_handler_message_max(size_t max, ngx_str_t *source_service)
+ngx_http_evbus_handler_message_max(size_t max, ngx_str_t *source_service,
+    size_t extra)
 {
     size_t  md;
 
@@ -1090,7 +1090,9 @@ ngx_http_evbus_handler_message_max(size_t max, ngx_str_t *source_service)
          + NGX_INT64_LEN + NGX_EVBUS_TIMESTAMP_LEN + source_service->len
          + ngx_evbus_json_escape_len(NGX_SOCKADDR_STRLEN)
          + ngx_evbus_json_escape_len(NGX_HTTP_EVBUS_USER_AGENT_MAX)
-         + ngx_evbus_json_escape_len(32);
+         + ngx_evbus_json_escape_len(32)
+         + sizeof(",\"corrected_timestamp\":\"\"") + NGX_EVBUS_TIMESTAMP_LEN
+         + extra;
 
     /* key; headers: 4 names, the values, 16 bytes of framing each */
 
@@ -1133,29 +1135,6 @@ ngx_http_evbus_handler_timestamp(u_char *buf, ngx_tm_t *tm, ngx_msec_t msec)
             v[i] /= 10;
         }
     }
-}
-
-
-/*
- * At most max bytes, never ending inside a UTF-8 sequence: a cut that
- * falls on continuation bytes moves back to the start of their sequence
- * (at most 3 bytes; longer runs are invalid anyway and become U+FFFD).
- */
-
-static size_t
-ngx_http_evbus_handler_cut(u_char *data, size_t len, size_t max)
-{
-    size_t  n;
-
-    if (len <= max) {
-        return len;
-    }
-
-    for (n = max; n > max - 3 && (data[n] & 0xc0) == 0x80; n--) {
-        /* void */
-    }
-
-    return n;
 }
 
 

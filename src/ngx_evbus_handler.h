@@ -22,7 +22,7 @@ ngx_int_t ngx_http_evbus_handler_init_process(ngx_cycle_t *cycle);
 
 /* the largest message (value, key, headers) an event of max bytes makes */
 size_t ngx_http_evbus_handler_message_max(size_t max,
-    ngx_str_t *source_service);
+    ngx_str_t *source_service, size_t extra);
 
 
 #endif /* _NGX_EVBUS_HANDLER_H_INCLUDED_ */

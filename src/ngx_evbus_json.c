@@ -169,6 +169,29 @@ ngx_evbus_json_utf8_len(const unsigned char *p, const unsigned char *last)
 }
 
 
+/*
+ * A cut that falls on continuation bytes moves back to the start of their
+ * sequence (at most 3 bytes; longer runs are invalid anyway and become
+ * U+FFFD when escaped).
+ */
+
+size_t
+ngx_evbus_json_cut(const unsigned char *data, size_t len, size_t max)
+{
+    size_t  n;
+
+    if (len <= max) {
+        return len;
+    }
+
+    for (n = max; n > max - 3 && (data[n] & 0xc0) == 0x80; n--) {
+        /* void */
+    }
+
+    return n;
+}
+
+
 unsigned char *
 ngx_evbus_json_uint(unsigned char *dst, uint64_t n)
 {

@@ -28,6 +28,12 @@ unsigned char *ngx_evbus_json_escape(unsigned char *dst,
     const unsigned char *src, size_t len);
 
 /*
+ * The length of data cut to at most max bytes (max >= 4), never ending
+ * inside a UTF-8 sequence.
+ */
+size_t ngx_evbus_json_cut(const unsigned char *data, size_t len, size_t max);
+
+/*
  * n in decimal, without printf (a JSON number, a header value); returns
  * the end, no NUL; at most 20 bytes
  */

@@ -161,6 +161,11 @@ ngx_http_evbus_metadata_members(ngx_http_request_t *r, void *conf,
             return NGX_ERROR;
         }
 
+        /* copied into every event of the request: bounded */
+
+        v[i].len = ngx_evbus_json_cut(v[i].data, v[i].len,
+                                      NGX_HTTP_EVBUS_METADATA_VALUE_MAX);
+
         len += sizeof(",\"\":\"\"") - 1 + item[i].name_json.len
                + (v[i].len ? ngx_evbus_json_escape_len(v[i].len)
                            : sizeof("null") - 1);
@@ -193,6 +198,30 @@ ngx_http_evbus_metadata_members(ngx_http_request_t *r, void *conf,
     out->len = p - out->data;
 
     return NGX_OK;
+}
+
+
+size_t
+ngx_http_evbus_metadata_max(void *conf)
+{
+    size_t                           len;
+    ngx_uint_t                       i;
+    ngx_http_evbus_metadata_conf_t  *mc = conf;
+    ngx_http_evbus_metadata_item_t  *item;
+
+    if (mc == NULL) {
+        return 0;
+    }
+
+    len = 0;
+    item = mc->items.elts;
+
+    for (i = 0; i < mc->items.nelts; i++) {
+        len += sizeof(",\"\":\"\"") - 1 + item[i].name_json.len
+               + ngx_evbus_json_escape_len(NGX_HTTP_EVBUS_METADATA_VALUE_MAX);
+    }
+
+    return len;
 }
 
 

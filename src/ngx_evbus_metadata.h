@@ -26,6 +26,12 @@ char *ngx_http_evbus_metadata(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_evbus_metadata_members(ngx_http_request_t *r,
     void *conf, ngx_str_t *out);
 
+/* a member's value: its first bytes, on a UTF-8 boundary */
+#define NGX_HTTP_EVBUS_METADATA_VALUE_MAX  512
+
+/* the most bytes the members add to an event's metadata */
+size_t ngx_http_evbus_metadata_max(void *conf);
+
 /* their names, which a client's metadata may not set */
 const ngx_evbus_name_t *ngx_http_evbus_metadata_names(void *conf,
     size_t *n);

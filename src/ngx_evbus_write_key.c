@@ -269,6 +269,29 @@ ngx_http_evbus_write_key(ngx_http_request_t *r, void *conf,
 }
 
 
+size_t
+ngx_http_evbus_write_key_max(void *conf)
+{
+    size_t                       max;
+    ngx_uint_t                   i;
+    ngx_array_t                 *keys = conf;
+    ngx_http_evbus_write_key_t  *k;
+
+    if (keys == NULL) {
+        return 0;
+    }
+
+    max = 0;
+    k = keys->elts;
+
+    for (i = 0; i < keys->nelts; i++) {
+        max = ngx_max(max, k[i].label_json.len);
+    }
+
+    return sizeof(",\"write_key\":\"\"") - 1 + max;
+}
+
+
 ngx_int_t
 ngx_http_evbus_write_key_lookup(void *conf, ngx_str_t *key, ngx_str_t *label,
     ngx_str_t *json)

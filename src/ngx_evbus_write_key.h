@@ -36,6 +36,9 @@ ngx_int_t ngx_http_evbus_write_key(ngx_http_request_t *r, void *keys,
 ngx_int_t ngx_http_evbus_write_key_lookup(void *keys, ngx_str_t *key,
     ngx_str_t *label, ngx_str_t *json);
 
+/* the most bytes a label adds to an event's metadata ("write_key") */
+size_t ngx_http_evbus_write_key_max(void *conf);
+
 /* $evbus_write_key: the label, empty without a known key */
 ngx_int_t ngx_http_evbus_write_key_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);

@@ -183,6 +183,15 @@ passes('evbus_max_event_size 1m with message.max.bytes 1100000',
 passes('evbus_max_event_size 900k with the default message.max.bytes',
     http => ['evbus_max_event_size 900k;']);
 
+# evbus_metadata members count too: each value up to 512 bytes, escaped
+passes('evbus_max_event_size 12k with message.max.bytes 20000',
+    http => ['evbus_max_event_size 12k;'],
+    properties => [['message.max.bytes', 20000]]);
+fails('the same with two evbus_metadata members', $size_re, undef,
+    http => ['evbus_max_event_size 12k;', 'evbus_metadata a $http_a;',
+        'evbus_metadata b $http_b;'],
+    properties => [['message.max.bytes', 20000]]);
+
 fails('evbus_ack maybe', qr/invalid value "maybe"/, 'evbus_ack maybe',
     locations => 'location = /e { evbus; evbus_ack maybe; }');
 

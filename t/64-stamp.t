@@ -113,11 +113,22 @@ ok($cookie, "userid set a cookie: " . ($cookie // 'none'));
 
 $post->('/e', $ev->('md-2'), headers => { Cookie => $cookie // '' });
 
-my $msgs = $t->kafka_read($topic, 13);
+# a value is copied into every event of the request: at most 512 bytes,
+# cut on a UTF-8 boundary (2-byte characters after one ASCII byte)
+{
+    my $body = $ev->('md-long');
+    my ($st) = $t->raw_request("POST /e HTTP/1.1\r\nHost: localhost\r\n"
+        . "Content-Type: application/json\r\nConnection: close\r\n"
+        . 'X-Country: x' . ("\xc3\xa9" x 300) . "\r\n"
+        . 'Content-Length: ' . length($body) . "\r\n\r\n$body");
+    is($st, 202, 'a 601-byte header value: 202');
+}
+
+my $msgs = $t->kafka_read($topic, 14);
 sleep 1;
-$msgs = $t->kafka_read($topic, 13, 2);
+$msgs = $t->kafka_read($topic, 14, 2);
 my %by = map { $_->{key} => $_ } @$msgs;
-is(scalar @$msgs, 13, "13 events reached Kafka");
+is(scalar @$msgs, 14, "14 events reached Kafka");
 
 for my $id (sort keys %want) {
     my $md = $by{$id} && $by{$id}{value}{metadata} || {};
@@ -146,5 +157,12 @@ like($md2->{uid} // '', qr/^uid=[0-9A-F]{32}$/,
     "second request: the cookie's id ($md2->{uid})") if $cookie;
 is($md2->{country}, undef, 'no X-Country: null');
 is($md2->{'odd "name"'}, 'v-', 'a complex value');
+
+my $md3 = $by{'md-long'} && $by{'md-long'}{raw} || '';
+my ($country) = $md3 =~ /"country":"([^"]*)"/;
+my ($odd) = $md3 =~ /"odd \\"name\\"":"([^"]*)"/;
+is(length($country // ''), 511, 'a 601-byte value is cut to 511 bytes');
+is($country, 'x' . ("\xc3\xa9" x 255), '... at the last whole character');
+is($odd, 'v-x' . ("\xc3\xa9" x 254), 'a complex value is cut likewise');
 
 $t->done;
