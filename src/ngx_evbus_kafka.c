@@ -851,13 +851,17 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
 
     /*
      * librdkafka counts the values only against queue.buffering.max.kbytes;
-     * the messages really hold more than twice that: count what they hold
+     * the messages really hold more than twice that: count what they hold.
+     * An empty queue leaves it to librdkafka: a limit smaller than one
+     * message's footprint must not refuse them all.
      */
 
     rec->size = ngx_evbus_footprint(m->value.len, m->key.len, hdrs)
                 + sizeof(ngx_evbus_kafka_rec_t);
 
-    if (ngx_evbus_kafka.bytes + rec->size > ngx_evbus_kafka.max_bytes) {
+    if (ngx_evbus_kafka.bytes
+        && ngx_evbus_kafka.bytes + rec->size > ngx_evbus_kafka.max_bytes)
+    {
         rd_kafka_headers_destroy(hdrs);
         ngx_evbus_kafka_rec_free(rec);
         *err = rd_kafka_err2str(RD_KAFKA_RESP_ERR__QUEUE_FULL);

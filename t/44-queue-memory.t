@@ -14,6 +14,8 @@
 #     full" with Retry-After;
 #   - admission uses the same bytes: at 55% of the budget a low event
 #     (shed above 50%) is shed, its error naming the real fill;
+#   - a limit smaller than one message's footprint (1 KB) still lets an
+#     empty queue take one, then refuses;
 #   - with a spool, what the budget refuses is spooled: the queue holds the
 #     same count, the spool the rest; after nginx stops (the queue is
 #     spooled too) and starts again with the real broker, every accepted id
@@ -133,6 +135,22 @@ ok(wait_for(sub { ($ns->http('GET', '/metrics'))[3]
 
 ok($ns->stop, 'nospool: nginx stopped');
 EvbusFault::check_error_log($ns);
+
+# ---- a limit smaller than one message: an empty queue still takes one ----
+
+my $tiny = Evbus->new('qmem-tiny');
+$tiny->start_ok(brokers => $dead, workers => 1,
+    properties => [['linger.ms', 5], ['message.timeout.ms', 600000],
+        ['queue.buffering.max.kbytes', 1]],
+    http => \@http, locations => $locations);
+my ($s1) = $tiny->post('/e', body(id('tiny', 1)));
+my ($s2, undef, undef, $r2) = $tiny->post('/e', body(id('tiny', 2)));
+is($s1, 202, "1 KB limit: the first event ($fp bytes) is taken by an empty"
+    . ' queue');
+is($s2, 503, '1 KB limit: the second is refused');
+like($r2, qr/queue full/i, '1 KB limit: the queue is full');
+ok($tiny->stop, 'tiny: nginx stopped');
+EvbusFault::check_error_log($tiny);
 
 # ---- spool: the budget's overflow goes to the spool, then to Kafka ---------
 
