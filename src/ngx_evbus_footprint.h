@@ -37,11 +37,20 @@
 #define NGX_EVBUS_FOOTPRINT_HEADERS  48
 #define NGX_EVBUS_FOOTPRINT_HEADER   40
 #define NGX_EVBUS_FOOTPRINT_SLOTS    8     /* rd_kafka_headers_new(8) */
+#define NGX_EVBUS_FOOTPRINT_TRIM     (8 * 1024 * 1024)
 
 
 /* what a message with this value, key and headers holds, in bytes */
 size_t ngx_evbus_footprint(size_t value, size_t key,
     const rd_kafka_headers_t *hdrs);
+
+/*
+ * Called on the producer's timer with the bytes queued and their limit:
+ * once a queue that held a quarter of its limit (at least
+ * NGX_EVBUS_FOOTPRINT_TRIM) is empty again, gives the freed memory back
+ * to the system (glibc keeps it otherwise).
+ */
+void ngx_evbus_footprint_release(size_t queued, size_t max);
 
 
 #endif /* _NGX_EVBUS_FOOTPRINT_H_INCLUDED_ */

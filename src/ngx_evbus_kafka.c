@@ -523,6 +523,8 @@ ngx_evbus_kafka_timer_handler(ngx_event_t *ev)
     ngx_evbus_kafka_poll();
     ngx_evbus_kafka_track();
     ngx_evbus_kafka_probe();
+    ngx_evbus_footprint_release(ngx_evbus_kafka.bytes,
+                                ngx_evbus_kafka.max_bytes);
 
     if (!ngx_evbus_kafka.exiting && ngx_evbus_kafka.conf->tick()) {
 
