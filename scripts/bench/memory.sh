@@ -33,8 +33,8 @@ queue_gauges() {
 }
 
 scenario_memory() {
-    local name=$1 inst=$2 loc=/memory key round g0 g1 rest full w0 w1
-    local conf_kb=$BENCH_MEMORY_KBYTES spooled=0 refused=0 hwm p r h
+    local name=$1 inst=$2 loc=/memory key round g0 g1 full w0 w1
+    local conf_kb=$BENCH_MEMORY_KBYTES spooled=0 refused=0 p r h
     local -A rest_rss
 
     hr
