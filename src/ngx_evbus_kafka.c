@@ -15,6 +15,7 @@
 #include "ngx_evbus_event.h"
 #include "ngx_evbus_partition.h"
 #include "ngx_evbus_avail.h"
+#include "ngx_evbus_footprint.h"
 
 
 #define NGX_EVBUS_POLL_INTERVAL   250
@@ -31,6 +32,7 @@ struct ngx_evbus_kafka_rec_s {
     ngx_uint_t                  index;
     ngx_msec_t                  sent;
     ngx_str_t                   dead_letter;
+    size_t                      size;         /* counted in "bytes" */
     size_t                      type_len;
     u_char                      type[NGX_EVBUS_EVENT_TYPE_MAX];
 };
@@ -80,7 +82,7 @@ typedef struct {
     ngx_msec_t                  busy_since;
     ngx_uint_t                  max_messages;
     size_t                      max_bytes;
-    size_t                      bytes;            /* queued payloads */
+    size_t                      bytes;            /* queued, real size */
     ngx_uint_t                  messages;         /* queued messages */
     ngx_uint_t                  delivered;
     ngx_uint_t                  delivered_last;
@@ -571,6 +573,8 @@ ngx_evbus_kafka_timer_handler(ngx_event_t *ev)
     ngx_evbus_kafka_poll();
     ngx_evbus_kafka_track();
     ngx_evbus_kafka_probe();
+    ngx_evbus_footprint_release(ngx_evbus_kafka.bytes,
+                                ngx_evbus_kafka.max_bytes);
 
     if (!ngx_evbus_kafka.exiting && ngx_evbus_kafka.conf->tick()) {
 
@@ -618,6 +622,7 @@ ngx_evbus_kafka_poll(void)
 static void
 ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
+    size_t                     size;
     ngx_evbus_msg_t            msg;
     rd_kafka_headers_t        *hdrs;
     ngx_evbus_kafka_rec_t     *rec;
@@ -626,7 +631,8 @@ ngx_evbus_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
     rec = m->_private;
 
-    ngx_evbus_kafka.bytes -= ngx_min(ngx_evbus_kafka.bytes, m->len);
+    size = rec ? rec->size : m->len;
+    ngx_evbus_kafka.bytes -= ngx_min(ngx_evbus_kafka.bytes, size);
 
     if (ngx_evbus_kafka.messages) {
         ngx_evbus_kafka.messages--;
@@ -895,6 +901,25 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
                                    (ssize_t) m->tracestate.len);
     }
 
+    /*
+     * librdkafka counts the values only against queue.buffering.max.kbytes;
+     * the messages really hold more than twice that: count what they hold.
+     * An empty queue leaves it to librdkafka: a limit smaller than one
+     * message's footprint must not refuse them all.
+     */
+
+    rec->size = ngx_evbus_footprint(m->value.len, m->key.len, hdrs)
+                + sizeof(ngx_evbus_kafka_rec_t);
+
+    if (ngx_evbus_kafka.bytes
+        && ngx_evbus_kafka.bytes + rec->size > ngx_evbus_kafka.max_bytes)
+    {
+        rd_kafka_headers_destroy(hdrs);
+        ngx_evbus_kafka_rec_free(rec);
+        *err = rd_kafka_err2str(RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        return NGX_BUSY;
+    }
+
     rc = rd_kafka_producev(ngx_evbus_kafka.rk,
                            RD_KAFKA_V_RKT(rkt),
                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -920,7 +945,7 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
         ngx_evbus_kafka.busy_since = ngx_current_msec;
     }
 
-    ngx_evbus_kafka.bytes += m->value.len;
+    ngx_evbus_kafka.bytes += rec->size;
     ngx_evbus_kafka.messages++;
 
     return NGX_OK;
@@ -1004,7 +1029,8 @@ ngx_evbus_kafka_available(void)
         return 0;
     }
 
-    return ngx_evbus_kafka.messages < ngx_evbus_kafka.max_messages / 2;
+    return ngx_evbus_kafka.messages < ngx_evbus_kafka.max_messages / 2
+           && ngx_evbus_kafka.bytes < ngx_evbus_kafka.max_bytes / 2;
 }
 
 
@@ -1168,7 +1194,8 @@ ngx_evbus_kafka_queue_max(void)
 
 /*
  * How full the queue is, in percent of librdkafka's limits: messages or
- * bytes (payloads, as librdkafka counts them), whichever is fuller.
+ * bytes (what the messages really hold, ngx_evbus_footprint(), against
+ * queue.buffering.max.kbytes), whichever is fuller.
  */
 
 ngx_uint_t
