@@ -15,9 +15,12 @@
 #     stored (counted in its log segments: one per partition and produce
 #     request), its CPU per batch; row fleet-N of the table;
 #   - reload (N = BENCH_FLEET_RELOAD_N, under the same load): the workers'
-#     connections to the broker sampled every 0.1 s around a SIGHUP.
-# Before the first row, BENCH_FLEET_IDLE s of the broker without any of
-# them (the baseline).  A full GC before each memory sample (live heap)
+#     connections to the broker sampled every 0.05 s around a SIGHUP.
+# Before the first row: 20,000 one-message produce requests to warm the
+# broker's JIT up (not measured), BENCH_FLEET_IDLE s of the broker without
+# any producer of this part (the baseline), and 100,000 messages in large
+# batches by kcat with the module's settings (the broker's CPU per event
+# when batching works, for comparison).  A full GC before each memory sample (live heap)
 # only on a broker this run started (BENCH_FLEET_GC): run it against a
 # private broker for clean figures,
 #   KAFKA_PORT=9392 KAFKA_DIR=/tmp/evbus-fleet-kafka scripts/bench/fleet.sh
@@ -36,6 +39,7 @@ declare -A F_LOAD F_OTHER F_NGX_PSS
 FLEET_KPID=
 FLEET_GC=0
 FLEET_RELOAD=
+F_REF=
 
 
 fleet_broker_pid() {
@@ -142,6 +146,54 @@ fleet_check_broker() {
     fi
 }
 
+# fleet_kcat TOPIC N PROPERTY...: N 300-byte messages to TOPIC with kcat
+fleet_kcat() {
+    local topic=$1 n=$2 p args=()
+    shift 2
+    for p in "$@"; do args+=(-X "$p"); done
+    awk -v n="$n" 'BEGIN {
+        pad = sprintf("%280s", ""); gsub(/ /, "x", pad);
+        for (i = 1; i <= n; i++)
+            printf "{\"event_type\":\"click\",\"n\":%08d,\"p\":\"%s\"}\n", i, pad }' \
+        | kcat -b "$BROKER" -P -t "$topic" "${args[@]}" 2>"$PREFIX/fleet-kcat.err" \
+        || { cat "$PREFIX/fleet-kcat.err"; die "kcat could not produce to $topic"; }
+}
+
+# A fresh broker compiles its produce path (JIT threads count in its CPU)
+# during its first requests: one-message batches, not measured.
+fleet_warmup() {
+    hr
+    say "fleet warm-up: 20,000 one-message produce requests (kcat), then 5 s"
+    fleet_kcat "bench-fleet-warmup-$RUNID" 20000 linger.ms=0 batch.num.messages=1
+    sleep 5
+}
+
+# The broker's CPU per event when events come in large batches: the
+# module's producer settings in kcat, 100,000 messages.
+fleet_reference() {
+    local topic=bench-fleet-kcat-$RUNID m0 m1 dir b n=100000
+    hr
+    say "fleet reference: $(num $n) messages in large batches (kcat, the" \
+        "module's producer settings: ${KCAT_PROPS[*]})"
+    echo '{}' | kcat -b "$BROKER" -P -t "$topic" >/dev/null 2>&1 || true
+    wait_topic "$topic" 1 >/dev/null
+    m0=$(fleet_mark)
+    fleet_kcat "$topic" "$n" "${KCAT_PROPS[@]}"
+    wait_topic "$topic" $((n + 1)) >/dev/null
+    m1=$(fleet_mark)
+    dir=$(fleet_data_dir)
+    b=0
+    [ -z "$dir" ] || b=$(count_batches "$dir" "$topic")
+    F_REF=$(awk -v a="$m0" -v c="$m1" -v n="$n" -v b="$b" -v hz="$CLK_TCK" \
+        -v idle="${F_IDLE_K[0]}" 'BEGIN {
+        split(a, x, " "); split(c, y, " "); wall = y[5] - x[5];
+        busy = (y[1] - x[1]) / hz - idle / 100 * wall;
+        printf "%d events in %d record batches (%.0f events each) in %.1f s:" \
+               " %.1f us of broker CPU per event, %.0f per batch", n, b,
+               b ? n / b : 0, wall, 1e6 * busy / n, b ? 1e6 * busy / b : 0 }')
+    say "reference: $F_REF"
+}
+
 fleet_baseline() {
     local m0 m1
     hr
@@ -167,7 +219,10 @@ fleet_reload() {
     local n=$1 name=$2 samples=$PREFIX/$2-reload.txt secs=14
     hr
     say "fleet reload: $n workers under load, SIGHUP after 3 s, connections" \
-        "to the broker sampled every 0.1 s"
+        "to the broker sampled every 0.05 s"
+    # all the established connections to the broker's port (no -p: a
+    # scan of every process's fds takes too long for a 0.05 s period):
+    # other clients of a shared broker are in "before" too
     (
         master=$(nginx_master)
         t0=$(date +%s%N)
@@ -180,8 +235,9 @@ fleet_reload() {
                 reloaded=$t
                 echo "reload $t"
             fi
-            echo "$t $(fleet_conns) $(pgrep -P "$master" | wc -l)"
-            sleep 0.1
+            echo "$t $(ss -tnH state established "( dport = :$KAFKA_PORT )" \
+                       | wc -l) $(pgrep -c -P "$master")"
+            sleep 0.05
         done
     ) >"$samples" &
     local job=$!
@@ -192,13 +248,13 @@ fleet_reload() {
     local errs=$((W[err_connect] + W[err_read] + W[err_write] + W[err_timeout]))
     FLEET_RELOAD=$(awk -v n="$n" -v errs="$errs" '
         $1 == "reload" { r = $2; next }
-        r == "" { before = $2; next }
+        r == "" { before = $2; bprocs = $3; next }
         {
             if ($2 > peak) { peak = $2; tpeak = $1 - r; procs = $3 }
             if (peak > before && back == "" && $2 <= before) back = $1 - r
             if (first == "" && $2 > before) first = $1 - r
-            if ($3 > n) rose = 1
-            if (rose && gone == "" && $3 <= n) gone = $1 - r
+            if ($3 > bprocs) rose = 1
+            if (rose && gone == "" && $3 <= bprocs) gone = $1 - r
         }
         END {
             printf "%d workers: %d connections before the reload, %d at the" \
@@ -209,7 +265,7 @@ fleet_reload() {
                    n, before, peak, tpeak, procs, before,
                    back == "" ? "not within the sampling" : "after " back " ms",
                    gone == "" ? "not within the sampling" : "after " gone " ms",
-                   peak - before, tpeak - first + 100, errs
+                   peak - before, tpeak - first + 50, errs
         }' "$samples")
     say "reload: $FLEET_RELOAD"
 }
@@ -328,7 +384,9 @@ bench_part_fleet() {
         auto) FLEET_GC=$KAFKA_STARTED ;;
         *) FLEET_GC=0 ;;
     esac
+    fleet_warmup
     fleet_baseline
+    fleet_reference
     for n in $BENCH_FLEET_NS; do
         fleet_row "$n"
     done
@@ -361,20 +419,27 @@ report_fleet() {
             "$(fleet_mb "${F_HEAP_B[$n]:-}")" "${F_LOAD[$n]:--}" \
             "${F_OTHER[$n]:--}"
     done
-    # per connection: the largest N against the baseline
-    for n in $BENCH_FLEET_NS; do [ -n "${F_CONN[$n]:-}" ] && b=$n; done
+    # per connection: the largest N against the baseline (the live heap
+    # when a GC was forced; RSS moves with the heap pages the JVM touches,
+    # not with connections)
+    for n in $BENCH_FLEET_NS; do
+        [ -n "${F_CONN[$n]:-}" ] && [ "$n" -gt "$b" ] && b=$n
+    done
     if [ "$b" != 0 ] && [ "${F_CONN[$b]:-0}" -gt 0 ]; then
-        rss=$(awk -v a="${F_RSS_I[0]:-0}" -v c="${F_RSS_I[$b]:-0}" -v k="${F_CONN[$b]}" \
-            'BEGIN { printf "%.1f", (c - a) / k }')
         heap=-
         [ -z "${F_HEAP_I[$b]:-}" ] || [ -z "${F_HEAP_I[0]:-}" ] || \
         heap=$(awk -v a="${F_HEAP_I[0]}" -v c="${F_HEAP_I[$b]}" -v k="${F_CONN[$b]}" \
             'BEGIN { printf "%.1f", (c - a) / k }')
-        echo "    per idle connection at N=$b against the baseline: RSS" \
-             "$rss KB, heap $heap KB, broker CPU" \
-             "$(awk -v a="${F_IDLE_K[0]}" -v c="${F_IDLE_K[$b]}" -v k="${F_CONN[$b]}" \
-                'BEGIN { printf "%.4f", (c - a) / k }')% of one cpu"
+        echo "    per idle connection at N=$b against the baseline: heap" \
+             "$heap KB$([ "$FLEET_GC" = 1 ] || echo " (not live: no GC forced)")," \
+             "broker CPU $(awk -v a="${F_IDLE_K[0]}" -v c="${F_IDLE_K[$b]}" \
+                -v k="${F_CONN[$b]}" 'BEGIN { printf "%.4f", (c - a) / k }')% of" \
+             "one cpu; nginx $(awk -v p="${F_NGX_PSS[$b]:-0}" -v k="$b" \
+                'BEGIN { printf "%.1f", p / k / 1024 }') MB PSS and" \
+             "$(awk -v c="${F_IDLE_NG[$b]:-0}" -v k="$b" \
+                'BEGIN { printf "%.3f", c / k }')% of one cpu per idle worker"
     fi
+    [ -z "$F_REF" ] || echo "    large batches (kcat): $F_REF"
     [ -z "$FLEET_RELOAD" ] || echo "    reload: $FLEET_RELOAD"
     echo "    (kafka%, ngx%, oth%: % of one cpu; us/bat: broker CPU per record" \
          "batch stored, its idle share subtracted; wkrs: workers that produced)"
