@@ -257,7 +257,8 @@ fleet_reload() {
             if (rose && gone == "" && $3 <= bprocs) gone = $1 - r
         }
         END {
-            printf "%d workers: %d connections before the reload, %d at the" \
+            printf "%d workers: %d connections to the broker (from all its" \
+                   " clients) before the reload, %d at the" \
                    " peak (%d ms after SIGHUP, %d processes), back to %d" \
                    " %s, the old workers gone %s; %d new connections in" \
                    " %d ms; %d socket errors at the client (keep-alive" \
