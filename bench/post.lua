@@ -26,6 +26,12 @@
 --                   (written by scripts/bench/gzip.sh; their events carry
 --                   no event_id, the module generates one)
 --
+-- With BENCH_DELAY_MS set in the environment, each connection waits that
+-- many milliseconds before each of its requests (wrk's delay()): a steady
+-- low rate of about connections x 1000 / BENCH_DELAY_MS requests/s (the
+-- fleet part).  Unset, wrk sends the next request as soon as the answer
+-- is in (delay() is not even defined: it would add a timer per request).
+--
 -- done() prints one machine-readable line that scripts/bench/lib.sh parses:
 --   BENCHRESULT key=value ...
 -- with wrk's own summary (requests, duration, latency percentiles, socket
@@ -36,6 +42,13 @@
 -- accepted).
 
 local threads = {}
+
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if delay_ms then
+    function delay()
+        return delay_ms
+    end
+end
 local next_tid = 0
 
 function setup(thread)
