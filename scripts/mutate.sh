@@ -167,6 +167,36 @@ file: src/ngx_evbus_build.c
 from: b = (unsigned char *) memcpy(b, ",\"metadata\":", 12) + 12;
 to:   b = (unsigned char *) memcpy(b, ",\"metadatA\":", 12) + 12;
 test: unit
+
+name: statistics-every-second-again
+file: src/ngx_evbus_kafka.c
+from: { "statistics.interval.ms", "10000" },
+to:   { "statistics.interval.ms", "1000" },
+test: t/17-producer-defaults.t
+
+name: escape-fast-path-lets-quotes-through
+file: src/ngx_evbus_json.c
+from:                   | ((q - 0x0101010101010101ULL) & ~q)
+to:                   | (q & 0)
+test: unit
+
+name: metadata-value-not-cut
+file: src/ngx_evbus_metadata.c
+from:                                       NGX_HTTP_EVBUS_METADATA_VALUE_MAX);
+to:                                       100000);
+test: t/64-stamp.t
+
+name: metadata-members-not-counted-by-nginx-t
+file: ngx_evbus_module.c
+from:                    ngx_http_evbus_metadata_max(loc[i]->metadata)
+to:                    0 * ngx_http_evbus_metadata_max(loc[i]->metadata)
+test: t/08-config.t
+
+name: queue-footprint-without-the-value
+file: src/ngx_evbus_footprint.c
+from:     size = ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_MSG + value + key);
+to:       size = ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_MSG + key);
+test: t/44-queue-memory.t
 EOF
 }
 
