@@ -10,34 +10,59 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 
-# kcat producing BENCH_KCAT_N keyed messages of BENCH_EVENT_SIZE bytes from a
-# file (-l), timed on the wall clock including the final flush.
+# kcat -P -l -K<TAB> producing the keyed messages of FILE ("key<TAB>value"
+# lines, N of them), timed on the wall clock including the final flush;
+# extra kcat arguments (headers) after N.
 scenario_kcat() {
-    local name=kcat topic=bench-kcat-$RUNID file=$PREFIX/kcat-events.txt
+    local name=$1 label=$2 file=$3 count=$4 topic=bench-$1-$RUNID
     local t0 t1 args=() p n
+    shift 4
     SCENARIOS+=("$name")
-    R_LABEL[$name]="kcat -P (raw librdkafka)"
+    R_LABEL[$name]=$label
     for p in "${KCAT_PROPS[@]}"; do args+=(-X "$p"); done
+    args+=("$@")
     hr
-    say "scenario kcat: $(num "$BENCH_KCAT_N") keyed messages of" \
-        "$BENCH_EVENT_SIZE bytes to $topic, kcat -P -l -K<TAB> ${args[*]}"
+    say "scenario $name: $(num "$count") keyed messages to $topic," \
+        "kcat -P -l -K<TAB> ${args[*]}"
     # the topic is auto-created by a first message, outside the timing
     echo "warmup{}" | kcat -b "$BROKER" -P -t "$topic" "${args[@]}" \
         || die "kcat could not produce to $topic"
     t0=$(date +%s.%N)
     kcat -b "$BROKER" -P -t "$topic" -K $'\t' -l "${args[@]}" "$file" \
-        2>"$PREFIX/kcat.err" || { cat "$PREFIX/kcat.err"; die "kcat -P failed"; }
+        2>"$PREFIX/$name.err" || { cat "$PREFIX/$name.err"; die "kcat -P failed"; }
     t1=$(date +%s.%N)
-    [ -s "$PREFIX/kcat.err" ] && sed 's/^/    kcat: /' "$PREFIX/kcat.err" | head -5
-    R_EPS[$name]=$(awk -v n="$BENCH_KCAT_N" -v a="$t0" -v b="$t1" \
+    [ -s "$PREFIX/$name.err" ] && sed 's/^/    kcat: /' "$PREFIX/$name.err" | head -5
+    R_EPS[$name]=$(awk -v n="$count" -v a="$t0" -v b="$t1" \
         'BEGIN { printf "%.0f", n / (b - a) }')
-    say "kcat: $(num "$BENCH_KCAT_N") messages in" \
+    say "$name: $(num "$count") messages in" \
         "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s" \
         "= $(num "${R_EPS[$name]}") msgs/s"
-    n=$(wait_topic "$topic" $((BENCH_KCAT_N + 1)))
-    if [ "$n" -ne $((BENCH_KCAT_N + 1)) ]; then
-        anomaly "kcat topic $topic holds $n messages, expected $((BENCH_KCAT_N + 1))"
+    n=$(wait_topic "$topic" $((count + 1)))
+    if [ "$n" -ne $((count + 1)) ]; then
+        anomaly "$name topic $topic holds $n messages, expected $((count + 1))"
     fi
+}
+
+# kcat producing the module's own messages, read back from TOPIC: the
+# same keys and enriched values, and the module's four headers (those of
+# the first message, on every message): the same bytes for the brokers,
+# the same work for librdkafka; what is left is the HTTP path, the parse
+# and the enrichment.
+scenario_kcat_same() {
+    local file=$PREFIX/kcat-same.txt n hdrs h hl=() args=()
+    timeout 120 kcat -b "$BROKER" -C -t "$1" -o beginning -c "$BENCH_KCAT_N" \
+        -e -q -f '%k\t%s\n' >"$file" 2>/dev/null || true
+    n=$(wc -l <"$file")
+    hdrs=$(timeout 20 kcat -b "$BROKER" -C -t "$1" -o beginning -c 1 -e -q \
+        -f '%h\n' 2>/dev/null) || true
+    if [ "$n" -lt 1000 ] || [ -z "$hdrs" ]; then
+        anomaly "kcat-same: only $n messages (or no headers) read back from $1"
+        return
+    fi
+    IFS=, read -ra hl <<<"$hdrs"
+    for h in "${hl[@]}"; do args+=(-H "$h"); done
+    scenario_kcat kcat-same "kcat -P, the module's messages" "$file" "$n" \
+        "${args[@]}"
 }
 
 # The same events as post.lua's (same layout and padding alphabet), one
@@ -84,7 +109,9 @@ bench_part_http() {
     scenario_wrk return-202 "return 202, single" /r202 single click
     scenario_wrk evbus-single "queued, single" /evbus single click "${TOPIC[main/evbus]}"
     scenario_wrk evbus-batch "queued, batch" /batch batch click "${TOPIC[main/batch]}"
-    scenario_kcat
+    scenario_kcat kcat "kcat -P (raw librdkafka)" "$PREFIX/kcat-events.txt" \
+        "$BENCH_KCAT_N"
+    scenario_kcat_same "${TOPIC[main/batch]}"
     check_instance /evbus /batch
     sample_value_size "${TOPIC[main/evbus]}"
 }

@@ -731,6 +731,9 @@ report_ratios() {
     if has "$s" "$r"; then
         echo "  evbus single / return 202 (req/s):        $(ratio "${R_RPS[$s]}" "${R_RPS[$r]}")"
     fi
+    if has "$b" kcat-same; then
+        echo "  evbus batched / kcat, same messages:      $(ratio "${R_EPS[$b]}" "${R_EPS[kcat-same]}")"
+    fi
     if has "$b" kcat; then
         echo "  evbus batched / kcat (events/s):          $(ratio "${R_EPS[$b]}" "${R_EPS[kcat]}")"
     fi
