@@ -7,8 +7,10 @@
 /*
  * libFuzzer target: arbitrary bytes as a spool file, read as the replay
  * reads it, record after record until one is short (a torn tail) or
- * corrupt.  Every decoded record must lie inside the input and encode back
- * to the very bytes it was decoded from.
+ * corrupt.  Every decoded record must lie inside the input.  An EVB3
+ * record must encode back to the very bytes it was decoded from; an EVB2
+ * one (the older format, no trace headers or dead-letter topic) encodes as
+ * EVB3, 3 lengths (6 bytes) longer, and decodes again to the same fields.
  */
 
 #include <stdint.h>
@@ -22,9 +24,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                        rc;
-    size_t                     n, used, i;
+    size_t                     n, used, i, size3, used3;
     unsigned char             *copy, *out;
-    ngx_evbus_spool_record_t   rec;
+    ngx_evbus_spool_record_t   rec, rec3;
 
     /* a heap copy of exactly the input, so that ASan sees any overread */
 
@@ -68,19 +70,55 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
 
-        if (ngx_evbus_spool_record_size(&rec) != used) {
+        if (memcmp(copy + n, "EVB2", 4) == 0) {
+            for (i = NGX_EVBUS_SPOOL_NFIELDS2; i < NGX_EVBUS_SPOOL_NFIELDS;
+                 i++)
+            {
+                if (rec.field[i].len || rec.field[i].data) {
+                    abort();
+                }
+            }
+
+            size3 = used + 6;
+
+        } else {
+            size3 = used;
+        }
+
+        if (ngx_evbus_spool_record_size(&rec) != size3) {
             abort();
         }
 
-        out = malloc(used);
+        out = malloc(size3);
         if (out == NULL) {
             break;
         }
 
         ngx_evbus_spool_record_encode(out, &rec);
 
-        if (memcmp(out, copy + n, used) != 0) {
-            abort();
+        if (size3 == used) {
+            if (memcmp(out, copy + n, used) != 0) {
+                abort();
+            }
+
+        } else {
+            if (ngx_evbus_spool_record_decode(out, size3, &rec3, &used3)
+                != NGX_EVBUS_SPOOL_RECORD_OK
+                || used3 != size3
+                || rec3.timestamp != rec.timestamp)
+            {
+                abort();
+            }
+
+            for (i = 0; i < NGX_EVBUS_SPOOL_NFIELDS; i++) {
+                if (rec3.field[i].len != rec.field[i].len
+                    || (rec.field[i].len
+                        && memcmp(rec3.field[i].data, rec.field[i].data,
+                                  rec.field[i].len) != 0))
+                {
+                    abort();
+                }
+            }
         }
 
         free(out);

@@ -84,6 +84,24 @@ from: if (flock(fd, LOCK_EX|LOCK_NB) == -1) {
 to:   if (flock(fd, LOCK_EX|LOCK_NB) == -1 && 0) {
 test: t/25-spool-claim.t
 
+name: spool-replay-drops-tracestate
+file: src/ngx_evbus_spool.c
+from:             ngx_evbus_spool_field(msg.tracestate, NGX_EVBUS_SPOOL_TRACESTATE);
+to:               ngx_str_null(&msg.tracestate);
+test: t/45-spool-trace.t
+
+name: spool-replay-drops-dead-letter
+file: src/ngx_evbus_spool.c
+from:             ngx_evbus_spool_field(msg.dead_letter,{NL}                                  NGX_EVBUS_SPOOL_DEAD_LETTER);
+to:               ngx_str_null(&msg.dead_letter);
+test: t/45-spool-trace.t
+
+name: spool-record-v2-unread
+file: src/ngx_evbus_spool_record.c
+from:     } else if (magic == NGX_EVBUS_SPOOL_RECORD_MAGIC2) {
+to:       } else if (magic == NGX_EVBUS_SPOOL_RECORD_MAGIC2 + 0x100) {
+test: unit
+
 name: lost-not-counted
 file: src/ngx_evbus_outbox.c
 from:         outcome = "lost";

@@ -35,7 +35,7 @@ typedef struct {
      * Where a permanent delivery failure goes: the location's dead-letter
      * topic, or none.  Unlike the strings above it must live as long as
      * the configuration: the producer keeps the pointer until the report.
-     * Not spooled.
+     * Spooled with the event; replay gives a copy as long-lived.
      */
     ngx_str_t           dead_letter;
     ngx_uint_t          priority;         /* new events only */

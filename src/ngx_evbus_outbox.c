@@ -372,10 +372,6 @@ ngx_evbus_outbox_replay(ngx_evbus_msg_t *msg, void *file)
     ngx_int_t    rc;
     const char  *err;
 
-    /* the spool does not keep the location's dead-letter topic */
-
-    ngx_str_null(&msg->dead_letter);
-
     rc = ngx_evbus_kafka_produce(msg, file, NGX_EVBUS_SPOOL_REPLAYED, &err);
 
     if (rc == NGX_BUSY) {

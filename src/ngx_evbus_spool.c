@@ -33,6 +33,8 @@
 #define NGX_EVBUS_SPOOL_BUDGET     4096
 #define NGX_EVBUS_SPOOL_SCAN       5000
 #define NGX_EVBUS_SPOOL_GROUPS     64
+#define NGX_EVBUS_SPOOL_DLQ_MAX    64        /* distinct dead-letter topics */
+#define NGX_EVBUS_SPOOL_TOPIC_MAX  249       /* Kafka's limit */
 
 #ifndef NGX_USER
 #define NGX_USER                   "nobody"
@@ -109,6 +111,10 @@ typedef struct {
 
     u_char                     *rbuf;
     size_t                      rsize;
+    ngx_pool_t                 *pool;        /* the cycle's */
+    ngx_str_t                   dlq[NGX_EVBUS_SPOOL_DLQ_MAX];
+    ngx_uint_t                  ndlq;
+    unsigned                    dlq_logged:1;
     ngx_msec_t                  scanned;
     ngx_msec_t                  synced;
 
@@ -130,6 +136,7 @@ static void ngx_evbus_spool_close(ngx_evbus_spool_file_t *f,
 static ngx_int_t ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b,
     ngx_evbus_msg_t *msg);
 static ngx_int_t ngx_evbus_spool_activate(void);
+static ngx_int_t ngx_evbus_spool_dead_letter(ngx_str_t *name);
 static void ngx_evbus_spool_start(void);
 static void ngx_evbus_spool_post(ngx_evbus_spool_batch_t *b);
 static void ngx_evbus_spool_io(void *data, ngx_log_t *log);
@@ -449,6 +456,7 @@ ngx_evbus_spool_init_process(ngx_cycle_t *cycle, ngx_evbus_spool_conf_t *conf,
     }
 
     ngx_evbus_spool.log = cycle->log;
+    ngx_evbus_spool.pool = cycle->pool;
     ngx_evbus_spool.written = written;
     ngx_evbus_spool.filling = &ngx_evbus_spool.batches[0];
     ngx_evbus_spool.io.fd = NGX_INVALID_FILE;
@@ -797,7 +805,8 @@ ngx_evbus_spool_write(ngx_evbus_msg_t *msg, void *data, ngx_uint_t index)
     len = NGX_EVBUS_SPOOL_HDR + NGX_EVBUS_SPOOL_RECORD_FIXED + msg->topic.len
           + msg->key.len + msg->value.len + msg->event_type.len
           + msg->event_version.len + msg->source_service.len
-          + msg->ingest_timestamp.len + msg->error_kind.len;
+          + msg->ingest_timestamp.len + msg->error_kind.len
+          + msg->traceparent.len + msg->tracestate.len + msg->dead_letter.len;
 
     if (ngx_evbus_spool.total + (off_t) ngx_evbus_spool.batches[0].len
         + (off_t) ngx_evbus_spool.batches[1].len + (off_t) len
@@ -923,6 +932,9 @@ ngx_evbus_spool_append(ngx_evbus_spool_batch_t *b, ngx_evbus_msg_t *msg)
     ngx_evbus_spool_field(NGX_EVBUS_SPOOL_INGEST_TIMESTAMP,
                           msg->ingest_timestamp);
     ngx_evbus_spool_field(NGX_EVBUS_SPOOL_ERROR_KIND, msg->error_kind);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_TRACEPARENT, msg->traceparent);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_TRACESTATE, msg->tracestate);
+    ngx_evbus_spool_field(NGX_EVBUS_SPOOL_DEAD_LETTER, msg->dead_letter);
 
 #undef ngx_evbus_spool_field
 
@@ -1470,12 +1482,17 @@ ngx_evbus_spool_read(ngx_evbus_spool_file_t *f, ngx_uint_t *budget,
             ngx_evbus_spool_field(msg.ingest_timestamp,
                                   NGX_EVBUS_SPOOL_INGEST_TIMESTAMP);
             ngx_evbus_spool_field(msg.error_kind, NGX_EVBUS_SPOOL_ERROR_KIND);
+            ngx_evbus_spool_field(msg.traceparent,
+                                  NGX_EVBUS_SPOOL_TRACEPARENT);
+            ngx_evbus_spool_field(msg.tracestate, NGX_EVBUS_SPOOL_TRACESTATE);
+            ngx_evbus_spool_field(msg.dead_letter,
+                                  NGX_EVBUS_SPOOL_DEAD_LETTER);
 
 #undef ngx_evbus_spool_field
 
-            /* the spool record has no trace headers */
-            ngx_str_null(&msg.traceparent);
-            ngx_str_null(&msg.tracestate);
+            if (ngx_evbus_spool_dead_letter(&msg.dead_letter) != NGX_OK) {
+                return NGX_AGAIN;
+            }
 
             msg.timestamp = rec.timestamp;
 
@@ -1531,6 +1548,64 @@ corrupt:
                   " of the file is skipped", f->offset, f->name);
 
     f->offset = f->size;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The producer keeps a message's dead-letter topic until its delivery
+ * report, long after the read buffer has moved on: a replayed record gets
+ * a copy kept as long as the configuration's names.  There are few of them
+ * (the locations' topics); records naming more than NGX_EVBUS_SPOOL_DLQ_MAX
+ * are replayed without one.
+ */
+
+static ngx_int_t
+ngx_evbus_spool_dead_letter(ngx_str_t *name)
+{
+    u_char      *p;
+    ngx_uint_t   i;
+
+    if (name->len == 0) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < ngx_evbus_spool.ndlq; i++) {
+        if (ngx_evbus_spool.dlq[i].len == name->len
+            && ngx_memcmp(ngx_evbus_spool.dlq[i].data, name->data, name->len)
+               == 0)
+        {
+            *name = ngx_evbus_spool.dlq[i];
+            return NGX_OK;
+        }
+    }
+
+    if (ngx_evbus_spool.ndlq == NGX_EVBUS_SPOOL_DLQ_MAX
+        || name->len > NGX_EVBUS_SPOOL_TOPIC_MAX)
+    {
+        if (!ngx_evbus_spool.dlq_logged) {
+            ngx_log_error(NGX_LOG_WARN, ngx_evbus_spool.log, 0,
+                          "evbus: spooled events to the dead-letter topic"
+                          " \"%V\" are replayed without one (more than %d"
+                          " such topics, or too long a name)",
+                          name, NGX_EVBUS_SPOOL_DLQ_MAX);
+            ngx_evbus_spool.dlq_logged = 1;
+        }
+
+        ngx_str_null(name);
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(ngx_evbus_spool.pool, name->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, name->data, name->len);
+
+    name->data = p;
+    ngx_evbus_spool.dlq[ngx_evbus_spool.ndlq++] = *name;
 
     return NGX_OK;
 }

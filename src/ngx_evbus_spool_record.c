@@ -12,8 +12,9 @@
 
 /* the width of each length in the body, in field order */
 static const size_t  ngx_evbus_spool_record_width[NGX_EVBUS_SPOOL_NFIELDS] = {
-    2, 2, 4, 2, 2, 2, 2, 2
+    2, 2, 4, 2, 2, 2, 2, 2, 2, 2, 2
 };
+
 
 size_t
 ngx_evbus_spool_record_size(const ngx_evbus_spool_record_t *rec)
@@ -98,10 +99,10 @@ int
 ngx_evbus_spool_record_decode(const unsigned char *buf, size_t n,
     ngx_evbus_spool_record_t *rec, size_t *size)
 {
-    size_t                len, sum;
+    size_t                len, sum, fixed;
     uint16_t              l16;
     uint32_t              magic, l32, crc;
-    unsigned              i;
+    unsigned              i, nfields;
     const unsigned char  *p;
 
     *size = 0;
@@ -116,10 +117,19 @@ ngx_evbus_spool_record_decode(const unsigned char *buf, size_t n,
 
     len = l32;
 
-    if (magic != NGX_EVBUS_SPOOL_RECORD_MAGIC
-        || len < NGX_EVBUS_SPOOL_RECORD_FIXED
-        || len > NGX_EVBUS_SPOOL_RECORD_MAX)
-    {
+    if (magic == NGX_EVBUS_SPOOL_RECORD_MAGIC) {
+        nfields = NGX_EVBUS_SPOOL_NFIELDS;
+        fixed = NGX_EVBUS_SPOOL_RECORD_FIXED;
+
+    } else if (magic == NGX_EVBUS_SPOOL_RECORD_MAGIC2) {
+        nfields = NGX_EVBUS_SPOOL_NFIELDS2;
+        fixed = NGX_EVBUS_SPOOL_RECORD_FIXED2;
+
+    } else {
+        return NGX_EVBUS_SPOOL_RECORD_CORRUPT;
+    }
+
+    if (len < fixed || len > NGX_EVBUS_SPOOL_RECORD_MAX) {
         return NGX_EVBUS_SPOOL_RECORD_CORRUPT;
     }
 
@@ -138,9 +148,9 @@ ngx_evbus_spool_record_decode(const unsigned char *buf, size_t n,
     memcpy(&rec->timestamp, p, 8);
     p += 8;
 
-    sum = NGX_EVBUS_SPOOL_RECORD_FIXED;
+    sum = fixed;
 
-    for (i = 0; i < NGX_EVBUS_SPOOL_NFIELDS; i++) {
+    for (i = 0; i < nfields; i++) {
         if (ngx_evbus_spool_record_width[i] == 2) {
             memcpy(&l16, p, 2);
             rec->field[i].len = l16;
@@ -159,9 +169,14 @@ ngx_evbus_spool_record_decode(const unsigned char *buf, size_t n,
         return NGX_EVBUS_SPOOL_RECORD_CORRUPT;
     }
 
-    for (i = 0; i < NGX_EVBUS_SPOOL_NFIELDS; i++) {
+    for (i = 0; i < nfields; i++) {
         rec->field[i].data = rec->field[i].len ? p : NULL;
         p += rec->field[i].len;
+    }
+
+    for ( /* void */ ; i < NGX_EVBUS_SPOOL_NFIELDS; i++) {
+        rec->field[i].data = NULL;
+        rec->field[i].len = 0;
     }
 
     return NGX_EVBUS_SPOOL_RECORD_OK;

@@ -821,17 +821,27 @@ sub stop_and_check_topics {
 # One spool record as src/ngx_evbus_spool_record.c writes it (host byte order):
 # magic | body length | crc32(body) | body, body = timestamp (8) | lengths
 # of topic (2), key (2), value (4), event_type (2), event_version (2),
-# source_service (2), ingest_timestamp (2), error_kind (2) | the strings.
-# Written by the tests as files "left by a dead process".
+# source_service (2), ingest_timestamp (2), error_kind (2), traceparent (2),
+# tracestate (2), dead_letter (2) | the strings.  Written by the tests as
+# files "left by a dead process".  Options: traceparent, tracestate,
+# dead_letter, value (default: a small fake event keyed $id); format => 2:
+# the older "EVB2" record, without the last three fields, as versions
+# before "EVB3" wrote it.
 sub spool_record {
-    my ($topic, $id, $ms) = @_;
+    my ($topic, $id, $ms, %o) = @_;
     require Compress::Zlib;
-    my $value = qq{{"event_type":"fake","event_id":"$id","metadata":{}}};
+    my $value = $o{value}
+        // qq{{"event_type":"fake","event_id":"$id","metadata":{}}};
     my @s = ($topic, $id, $value, 'fake', '1', 'test',
         '2026-01-01T00:00:00.000Z', '');
+    my ($magic, $lens) = (0x32425645, 'SSLSSSSS');
+    if (($o{format} // 3) != 2) {
+        push @s, map { $o{$_} // '' } qw(traceparent tracestate dead_letter);
+        ($magic, $lens) = (0x33425645, 'SSLSSSSSSSS');
+    }
     my $body = pack('q', $ms)
-        . pack('SSLSSSSS', map { length } @s) . join('', @s);
-    return pack('LLL', 0x32425645, length $body,
+        . pack($lens, map { length } @s) . join('', @s);
+    return pack('LLL', $magic, length $body,
         Compress::Zlib::crc32($body)) . $body;
 }
 
