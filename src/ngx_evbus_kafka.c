@@ -1078,7 +1078,9 @@ ngx_evbus_kafka_retry_after(void)
         return 5;
     }
 
-    queued = rd_kafka_outq_len(ngx_evbus_kafka.rk);
+    /* the producer's messages, not librdkafka's other requests and events */
+
+    queued = ngx_evbus_kafka.messages;
 
     if (ngx_evbus_kafka.rate < 1) {
         secs = queued ? (double) ngx_evbus_kafka.conf->unavailable_after
