@@ -115,12 +115,7 @@ is($r60, 60, 'Retry-After is clamped to exactly 60 (formula: 120)');
 # keeps the count
 sub metrics {
     my ($n) = @_;
-    my (undef, undef, undef, $raw) = $n->http('GET', '/metrics');
-    my %m;
-    for (split /\n/, $raw // '') {
-        $m{$1} = $2 if /^([^#\s]\S*) (\d+)$/;
-    }
-    return \%m;
+    return scalar $n->metrics;
 }
 my $m = metrics($n60);
 is($m->{evbus_events_unqueued_total}, 1, 'metrics: one event unqueued');

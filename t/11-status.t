@@ -21,13 +21,8 @@ $t->start_ok(
         . "location = /metrics { evbus_status; }");
 
 sub metrics {
-    my ($st, $h, $j, $raw) = $t->http('GET', '/metrics');
-    my %m;
-    for (split /\n/, $raw // '') {
-        next if /^#/;
-        $m{$1} = $2 if /^(\S+) (\d+)$/;
-    }
-    return ($st, $h, \%m, $raw);
+    my ($m, $raw, $st, $h) = $t->metrics;
+    return ($st, $h, $m, $raw);
 }
 
 my ($st, $h, $m, $raw) = metrics();

@@ -40,13 +40,8 @@ my %conf = (
 $t->start_ok(%conf);
 
 sub metrics {
-    my ($st, $h, $j, $raw) = $t->http('GET', '/metrics');
-    my %m;
-    for (split /\n/, $raw // '') {
-        next if /^#/;
-        $m{$1} = $2 if /^(\S+) (\S+)$/;
-    }
-    return (\%m, $raw);
+    my ($m, $raw) = $t->metrics;
+    return ($m, $raw);
 }
 
 sub post2 {

@@ -41,14 +41,7 @@ location = /lim { evbus; limit_req zone=one; }
 location = /metrics { evbus_status; }
 EOF
 
-sub metrics {
-    my (undef, undef, undef, $raw) = $t->http('GET', '/metrics');
-    my %m;
-    for (split /\n/, $raw // '') {
-        $m{$1} = $2 if /^([^#\s]\S*) (\d+)$/;
-    }
-    return \%m;
-}
+sub metrics { return scalar $t->metrics }
 
 # a request with exactly these header lines (no User-Agent unless given)
 sub raw_post {

@@ -246,15 +246,7 @@ sub body {
         qq{{"event_type":"$_->[0]","event_id":"$_->[1]"}} } @_) . ']';
 }
 
-sub metrics {
-    my ($st, $h, $j, $raw) = $t->http('GET', '/metrics');
-    my %m;
-    for (split /\n/, $raw // '') {
-        next if /^#/;
-        $m{$1} = $2 if /^(\S+) (\S+)$/;
-    }
-    return \%m;
-}
+sub metrics { return scalar $t->metrics }
 
 # sum of the end offsets of the topic's partitions, counted by kcat -Q
 sub end_offsets {

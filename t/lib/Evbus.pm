@@ -866,6 +866,24 @@ sub partition_count {
 # sends $req (headers, maybe part of a body) and returns as soon as one
 # whole answer has come, without waiting for the connection to close:
 # (status, headers, decoded JSON, body, milliseconds)
+# The samples of an evbus_status location ('name{labels}' => value); in
+# list context also the raw text, the status and the headers.
+sub metrics {
+    my ($self, $path) = @_;
+    my ($st, $h, undef, $raw) = $self->http('GET', $path // '/metrics');
+    my %m;
+    for (split /\n/, $raw // '') {
+        $m{$1} = $2 if /^([^#\s]\S*) (\S+)$/;
+    }
+    return wantarray ? (\%m, $raw, $st, $h) : \%m;
+}
+
+# one sample's value, 0 when absent
+sub metric {
+    my ($self, $name, $path) = @_;
+    return $self->metrics($path)->{$name} // 0;
+}
+
 sub first_response {
     my ($self, $req, %o) = @_;
 
