@@ -158,8 +158,8 @@ test: t/04-partition.t
 
 name: no-event-type-header
 file: src/ngx_evbus_kafka.c
-from:     if (m->event_type.len) {{NL}        (void) rd_kafka_header_add(hdrs, "event_type"
-to:       if (m->event_type.len && 0) {{NL}        (void) rd_kafka_header_add(hdrs, "event_type"
+from:     if (m->event_type.len) {{NL}        ngx_evbus_kafka_hdr(hdr, n, "event_type"
+to:       if (m->event_type.len && 0) {{NL}        ngx_evbus_kafka_hdr(hdr, n, "event_type"
 test: t/05-headers-topic.t
 
 name: no-key
@@ -212,8 +212,8 @@ test: t/08-config.t
 
 name: queue-footprint-without-the-value
 file: src/ngx_evbus_footprint.c
-from:     size = ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_MSG + value + key);
-to:       size = ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_MSG + key);
+from:     return ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_MSG + value + key)
+to:       return ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_MSG + key)
 test: t/44-queue-memory.t
 EOF
 }

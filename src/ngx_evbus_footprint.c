@@ -29,33 +29,20 @@ ngx_evbus_footprint_chunk(size_t size)
 
 
 size_t
-ngx_evbus_footprint(size_t value, size_t key, const rd_kafka_headers_t *hdrs)
+ngx_evbus_footprint_message(size_t value, size_t key)
 {
-    size_t       size, len;
-    const char  *name;
-    const void  *p;
-    ngx_uint_t   i;
+    return ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_MSG + value + key)
+           + ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_HEADERS)
+           + ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_SLOTS
+                                       * sizeof(void *));
+}
 
-    size = ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_MSG + value + key);
 
-    if (hdrs == NULL) {
-        return size;
-    }
-
-    size += ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_HEADERS)
-            + ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_SLOTS
-                                        * sizeof(void *));
-
-    for (i = 0;
-         rd_kafka_header_get_all(hdrs, i, &name, &p, &len)
-         == RD_KAFKA_RESP_ERR_NO_ERROR;
-         i++)
-    {
-        size += ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_HEADER
-                                          + ngx_strlen(name) + 1 + len + 1);
-    }
-
-    return size;
+size_t
+ngx_evbus_footprint_header(size_t name, size_t value)
+{
+    return ngx_evbus_footprint_chunk(NGX_EVBUS_FOOTPRINT_HEADER
+                                     + name + 1 + value + 1);
 }
 
 

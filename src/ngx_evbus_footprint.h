@@ -11,8 +11,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include <librdkafka/rdkafka.h>
-
 
 /*
  * The bytes a queued message really holds in a worker, as glibc's malloc
@@ -40,9 +38,11 @@
 #define NGX_EVBUS_FOOTPRINT_TRIM     (8 * 1024 * 1024)
 
 
-/* what a message with this value, key and headers holds, in bytes */
-size_t ngx_evbus_footprint(size_t value, size_t key,
-    const rd_kafka_headers_t *hdrs);
+/* what a message with this value and key holds, its header list included */
+size_t ngx_evbus_footprint_message(size_t value, size_t key);
+
+/* what one of its headers holds */
+size_t ngx_evbus_footprint_header(size_t name, size_t value);
 
 /*
  * Called on the producer's timer with the bytes queued and their limit:

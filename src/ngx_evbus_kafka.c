@@ -22,6 +22,18 @@
 #define NGX_EVBUS_POLL_MAX        1024
 #define NGX_EVBUS_TOPIC_LEN_MAX   249
 #define NGX_EVBUS_MSG_SLAB        256
+#define NGX_EVBUS_KAFKA_HEADERS   7
+
+
+/* a Kafka header of a message being produced */
+typedef struct {
+    ngx_str_t                   name;
+    ngx_str_t                  *value;
+} ngx_evbus_kafka_hdr_t;
+
+#define ngx_evbus_kafka_hdr(hdr, n, nm, v)                                    \
+    ngx_str_set(&(hdr)[n].name, nm);                                          \
+    (hdr)[(n)++].value = &(v)
 
 
 typedef struct ngx_evbus_kafka_rec_s  ngx_evbus_kafka_rec_t;
@@ -487,8 +499,11 @@ static u_char *
 ngx_evbus_kafka_settings(rd_kafka_conf_t *conf, u_char *p, u_char *last)
 {
     char        value[64];
+    u_char     *start;
     size_t      size;
     ngx_uint_t  i;
+
+    start = p;
 
     for (i = 0; ngx_evbus_kafka_shown[i]; i++) {
         size = sizeof(value);
@@ -499,7 +514,7 @@ ngx_evbus_kafka_settings(rd_kafka_conf_t *conf, u_char *p, u_char *last)
             continue;
         }
 
-        p = ngx_slprintf(p, last, "%s %s %s", i ? "," : "",
+        p = ngx_slprintf(p, last, "%s %s %s", p > start ? "," : "",
                          ngx_evbus_kafka_shown[i], value);
     }
 
@@ -813,10 +828,13 @@ ngx_int_t
 ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
     const char **err)
 {
+    size_t                  size;
+    ngx_uint_t              i, n;
     rd_kafka_topic_t       *rkt;
     rd_kafka_headers_t     *hdrs;
     rd_kafka_resp_err_t     rc;
     ngx_evbus_kafka_rec_t  *rec;
+    ngx_evbus_kafka_hdr_t   hdr[NGX_EVBUS_KAFKA_HEADERS];
 
     if (ngx_evbus_kafka.rk == NULL || ngx_evbus_kafka.exiting) {
         *err = "the Kafka producer is not running";
@@ -841,6 +859,55 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
         return NGX_DECLINED;
     }
 
+    /* dead letters: error_kind instead of event_version */
+
+    n = 0;
+
+    if (m->error_kind.len) {
+        ngx_evbus_kafka_hdr(hdr, n, "error_kind", m->error_kind);
+    }
+
+    if (m->event_type.len) {
+        ngx_evbus_kafka_hdr(hdr, n, "event_type", m->event_type);
+    }
+
+    if (m->error_kind.len == 0) {
+        ngx_evbus_kafka_hdr(hdr, n, "event_version", m->event_version);
+    }
+
+    ngx_evbus_kafka_hdr(hdr, n, "source_service", m->source_service);
+    ngx_evbus_kafka_hdr(hdr, n, "ingest_timestamp", m->ingest_timestamp);
+
+    if (m->traceparent.len) {
+        ngx_evbus_kafka_hdr(hdr, n, "traceparent", m->traceparent);
+    }
+
+    if (m->tracestate.len) {
+        ngx_evbus_kafka_hdr(hdr, n, "tracestate", m->tracestate);
+    }
+
+    /*
+     * librdkafka counts the values only against queue.buffering.max.kbytes;
+     * the messages really hold more than twice that: count what they hold.
+     * An empty queue leaves it to librdkafka: a limit smaller than one
+     * message's footprint must not refuse them all.
+     */
+
+    size = ngx_evbus_footprint_message(m->value.len, m->key.len)
+           + sizeof(ngx_evbus_kafka_rec_t);
+
+    for (i = 0; i < n; i++) {
+        size += ngx_evbus_footprint_header(hdr[i].name.len,
+                                           hdr[i].value->len);
+    }
+
+    if (ngx_evbus_kafka.bytes
+        && ngx_evbus_kafka.bytes + size > ngx_evbus_kafka.max_bytes)
+    {
+        *err = rd_kafka_err2str(RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        return NGX_BUSY;
+    }
+
     rec = ngx_evbus_kafka_rec_alloc();
     if (rec == NULL) {
         *err = "out of memory";
@@ -851,73 +918,25 @@ ngx_evbus_kafka_produce(ngx_evbus_msg_t *m, void *data, ngx_uint_t index,
     rec->index = index;
     rec->sent = ngx_current_msec;
     rec->dead_letter = m->dead_letter;
+    rec->size = size;
     rec->type_len = m->event_type.len;
 
     if (m->event_type.len) {
         ngx_memcpy(rec->type, m->event_type.data, m->event_type.len);
     }
 
-    /* dead letters: error_kind instead of event_version */
-
-    hdrs = rd_kafka_headers_new(8);
+    hdrs = rd_kafka_headers_new(NGX_EVBUS_FOOTPRINT_SLOTS);
     if (hdrs == NULL) {
         ngx_evbus_kafka_rec_free(rec);
         *err = "out of memory";
         return NGX_DECLINED;
     }
 
-    if (m->error_kind.len) {
-        (void) rd_kafka_header_add(hdrs, "error_kind", -1, m->error_kind.data,
-                                   (ssize_t) m->error_kind.len);
-    }
-
-    if (m->event_type.len) {
-        (void) rd_kafka_header_add(hdrs, "event_type", -1, m->event_type.data,
-                                   (ssize_t) m->event_type.len);
-    }
-
-    if (m->error_kind.len == 0) {
-        (void) rd_kafka_header_add(hdrs, "event_version", -1,
-                                   m->event_version.data,
-                                   (ssize_t) m->event_version.len);
-    }
-
-    (void) rd_kafka_header_add(hdrs, "source_service", -1,
-                               m->source_service.data,
-                               (ssize_t) m->source_service.len);
-    (void) rd_kafka_header_add(hdrs, "ingest_timestamp", -1,
-                               m->ingest_timestamp.data,
-                               (ssize_t) m->ingest_timestamp.len);
-
-    if (m->traceparent.len) {
-        (void) rd_kafka_header_add(hdrs, "traceparent", -1,
-                                   m->traceparent.data,
-                                   (ssize_t) m->traceparent.len);
-    }
-
-    if (m->tracestate.len) {
-        (void) rd_kafka_header_add(hdrs, "tracestate", -1,
-                                   m->tracestate.data,
-                                   (ssize_t) m->tracestate.len);
-    }
-
-    /*
-     * librdkafka counts the values only against queue.buffering.max.kbytes;
-     * the messages really hold more than twice that: count what they hold.
-     * An empty queue leaves it to librdkafka: a limit smaller than one
-     * message's footprint must not refuse them all.
-     */
-
-    rec->size = ngx_evbus_footprint(m->value.len, m->key.len, hdrs)
-                + sizeof(ngx_evbus_kafka_rec_t);
-
-    if (ngx_evbus_kafka.bytes
-        && ngx_evbus_kafka.bytes + rec->size > ngx_evbus_kafka.max_bytes)
-    {
-        rd_kafka_headers_destroy(hdrs);
-        ngx_evbus_kafka_rec_free(rec);
-        *err = rd_kafka_err2str(RD_KAFKA_RESP_ERR__QUEUE_FULL);
-        return NGX_BUSY;
+    for (i = 0; i < n; i++) {
+        (void) rd_kafka_header_add(hdrs, (char *) hdr[i].name.data,
+                                   (ssize_t) hdr[i].name.len,
+                                   hdr[i].value->data,
+                                   (ssize_t) hdr[i].value->len);
     }
 
     rc = rd_kafka_producev(ngx_evbus_kafka.rk,
@@ -1196,7 +1215,7 @@ ngx_evbus_kafka_queue_max(void)
 
 /*
  * How full the queue is, in percent of librdkafka's limits: messages or
- * bytes (what the messages really hold, ngx_evbus_footprint(), against
+ * bytes (what the messages really hold, ngx_evbus_footprint_message() and _header(), against
  * queue.buffering.max.kbytes), whichever is fuller.
  */
 

@@ -37,9 +37,8 @@
 #define NGX_EVBUS_SPOOL_RECORD_MAGIC    0x33425645    /* "EVB3" */
 #define NGX_EVBUS_SPOOL_RECORD_MAGIC2   0x32425645    /* "EVB2", read only */
 #define NGX_EVBUS_SPOOL_RECORD_HDR      12
-#define NGX_EVBUS_SPOOL_RECORD_FIXED                                          \
-    (8 + 2 + 2 + 4 + 2 + 2 + 2 + 2 + 2 + 2 + 2 + 2)
 #define NGX_EVBUS_SPOOL_RECORD_FIXED2   (8 + 2 + 2 + 4 + 2 + 2 + 2 + 2 + 2)
+#define NGX_EVBUS_SPOOL_RECORD_FIXED    (NGX_EVBUS_SPOOL_RECORD_FIXED2 + 3 * 2)
 #define NGX_EVBUS_SPOOL_RECORD_MAX      (64 * 1024 * 1024)   /* body */
 
 #define NGX_EVBUS_SPOOL_RECORD_OK       0

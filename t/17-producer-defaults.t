@@ -30,15 +30,18 @@ sub started {
 }
 
 # one event in, read back from Kafka by its event_id
+my $in_kafka = 0;
 sub roundtrip {
     my ($name, $path, $status) = @_;
     my $id = "$name-" . int(rand(1e9));
     my ($st) = $t->post($path, qq({"event_type":"click","event_id":"$id"}));
     is($st, $status, "$name: $status");
-    my $msgs = $t->kafka_read($topic, 1);
-    ok((grep { ($_->{key} // '') =~ /\Q$id\E$/ } @$msgs)
-        || (grep { ($_->{payload} // '') =~ /"event_id":"\Q$id\E"/ } @$msgs),
-        "$name: the event is in Kafka");
+    my ($m) = grep { ($_->{key} // '') eq $id }
+        @{ $t->kafka_read($topic, ++$in_kafka) };
+    ok($m, "$name: the event is in Kafka, keyed by its event_id");
+    is($m && $m->{value}{event_id}, $id, "$name: with its body");
+    is($m && $m->{headers}{event_type}, 'click',
+        "$name: with its event_type header");
 }
 
 # the module's defaults, queued only: a long linger

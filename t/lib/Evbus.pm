@@ -863,9 +863,6 @@ sub partition_count {
     return $n;
 }
 
-# sends $req (headers, maybe part of a body) and returns as soon as one
-# whole answer has come, without waiting for the connection to close:
-# (status, headers, decoded JSON, body, milliseconds)
 # The samples of an evbus_status location ('name{labels}' => value); in
 # list context also the raw text, the status and the headers.
 sub metrics {
@@ -884,6 +881,9 @@ sub metric {
     return $self->metrics($path)->{$name} // 0;
 }
 
+# sends $req (headers, maybe part of a body) and returns as soon as one
+# whole answer has come, without waiting for the connection to close:
+# (status, headers, decoded JSON, body, milliseconds)
 sub first_response {
     my ($self, $req, %o) = @_;
 

@@ -12,6 +12,7 @@
  */
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,41 +26,50 @@
 
 /* the escaping spelled out one byte at a time: the reference */
 
+/*
+ * Not the implementation's table of lead and second bytes: the code point
+ * is decoded and checked (shortest form, no surrogate, at most U+10FFFF).
+ */
+
 static size_t
 ref_utf8_len(const unsigned char *p, const unsigned char *last)
 {
-    size_t         n, i;
-    unsigned char  c, lo, hi;
+    size_t    n, i;
+    uint32_t  cp, min;
 
-    c = p[0];
-    lo = 0x80;
-    hi = 0xbf;
-
-    if (c >= 0xc2 && c <= 0xdf) {
+    if (p[0] >= 0xc0 && p[0] < 0xe0) {
         n = 2;
+        cp = p[0] & 0x1f;
+        min = 0x80;
 
-    } else if (c >= 0xe0 && c <= 0xef) {
+    } else if (p[0] >= 0xe0 && p[0] < 0xf0) {
         n = 3;
-        lo = (c == 0xe0) ? 0xa0 : 0x80;
-        hi = (c == 0xed) ? 0x9f : 0xbf;
+        cp = p[0] & 0x0f;
+        min = 0x800;
 
-    } else if (c >= 0xf0 && c <= 0xf4) {
+    } else if (p[0] >= 0xf0 && p[0] < 0xf8) {
         n = 4;
-        lo = (c == 0xf0) ? 0x90 : 0x80;
-        hi = (c == 0xf4) ? 0x8f : 0xbf;
+        cp = p[0] & 0x07;
+        min = 0x10000;
 
     } else {
         return 0;
     }
 
-    if ((size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
+    if ((size_t) (last - p) < n) {
         return 0;
     }
 
-    for (i = 2; i < n; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf) {
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
             return 0;
         }
+
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return 0;
     }
 
     return n;

@@ -261,60 +261,71 @@ test_round_trip(void)
 }
 
 
+/* the sample record with one field set to len bytes of data */
+
 static void
-test_limits(void)
+with_field(ngx_evbus_spool_record_t *rec, int field,
+    const unsigned char *data, size_t len)
+{
+    sample(rec);
+    rec->field[field].data = data;
+    rec->field[field].len = len;
+}
+
+
+static int
+round_trips(int field, const unsigned char *data, size_t len)
 {
     int                        rc;
     size_t                     size, used;
-    unsigned char             *big, *buf;
+    unsigned char             *buf;
     ngx_evbus_spool_record_t   rec, out;
+
+    with_field(&rec, field, data, len);
+    buf = encode(&rec, &size);
+    rc = buf ? ngx_evbus_spool_record_decode(buf, size, &out, &used) : -1;
+
+    /* out points into buf */
+
+    rc = (rc == NGX_EVBUS_SPOOL_RECORD_OK && same(&rec, &out));
+    free(buf);
+
+    return rc;
+}
+
+
+static int
+cannot_encode(int field, const unsigned char *data, size_t len)
+{
+    ngx_evbus_spool_record_t  rec;
+
+    with_field(&rec, field, data, len);
+
+    return ngx_evbus_spool_record_size(&rec) == 0;
+}
+
+
+static void
+test_limits(void)
+{
+    unsigned char  *big;
 
     big = malloc(70000);
     memset(big, 'k', 70000);
 
-    sample(&rec);
-    rec.field[NGX_EVBUS_SPOOL_KEY].data = big;
-    rec.field[NGX_EVBUS_SPOOL_KEY].len = 0xffff;
-    buf = encode(&rec, &size);
-    rc = buf ? ngx_evbus_spool_record_decode(buf, size, &out, &used) : -1;
-    ok(rc == NGX_EVBUS_SPOOL_RECORD_OK && same(&rec, &out),
+    ok(round_trips(NGX_EVBUS_SPOOL_KEY, big, 0xffff),
        "a 65535-byte key round trips");
-    free(buf);
-
-    rec.field[NGX_EVBUS_SPOOL_KEY].len = 0x10000;
-    ok(ngx_evbus_spool_record_size(&rec) == 0,
+    ok(cannot_encode(NGX_EVBUS_SPOOL_KEY, big, 0x10000),
        "a 65536-byte key cannot be encoded");
-
-    sample(&rec);
-    rec.field[NGX_EVBUS_SPOOL_DEAD_LETTER].data = big;
-    rec.field[NGX_EVBUS_SPOOL_DEAD_LETTER].len = 0xffff;
-    buf = encode(&rec, &size);
-    rc = buf ? ngx_evbus_spool_record_decode(buf, size, &out, &used) : -1;
-    ok(rc == NGX_EVBUS_SPOOL_RECORD_OK && same(&rec, &out),
+    ok(round_trips(NGX_EVBUS_SPOOL_DEAD_LETTER, big, 0xffff),
        "a 65535-byte dead-letter topic round trips");
-    free(buf);
-
-    rec.field[NGX_EVBUS_SPOOL_DEAD_LETTER].len = 0x10000;
-    ok(ngx_evbus_spool_record_size(&rec) == 0,
+    ok(cannot_encode(NGX_EVBUS_SPOOL_DEAD_LETTER, big, 0x10000),
        "a 65536-byte dead-letter topic cannot be encoded");
-
-    sample(&rec);
-    rec.field[NGX_EVBUS_SPOOL_TRACESTATE].data = big;
-    rec.field[NGX_EVBUS_SPOOL_TRACESTATE].len = 0x10000;
-    ok(ngx_evbus_spool_record_size(&rec) == 0,
+    ok(cannot_encode(NGX_EVBUS_SPOOL_TRACESTATE, big, 0x10000),
        "a 65536-byte tracestate cannot be encoded");
-
-    sample(&rec);
-    rec.field[NGX_EVBUS_SPOOL_VALUE].data = big;
-    rec.field[NGX_EVBUS_SPOOL_VALUE].len = 70000;
-    buf = encode(&rec, &size);
-    rc = buf ? ngx_evbus_spool_record_decode(buf, size, &out, &used) : -1;
-    ok(rc == NGX_EVBUS_SPOOL_RECORD_OK && same(&rec, &out),
+    ok(round_trips(NGX_EVBUS_SPOOL_VALUE, big, 70000),
        "a value over 64 KiB round trips");
-    free(buf);
-
-    rec.field[NGX_EVBUS_SPOOL_VALUE].len = NGX_EVBUS_SPOOL_RECORD_MAX;
-    ok(ngx_evbus_spool_record_size(&rec) == 0,
+    ok(cannot_encode(NGX_EVBUS_SPOOL_VALUE, big, NGX_EVBUS_SPOOL_RECORD_MAX),
        "a record over the maximum cannot be encoded");
 
     free(big);
